@@ -1,0 +1,1 @@
+print("gravel-extension: not built yet")

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Shared
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// `gravel-gateway`: parses options, builds the gateway, runs it until SIGTERM or SIGINT.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gravel-gateway",
+        abstract: "An aggregating Prometheus push gateway steered per series by the clearmode label.")
+
+    @Option(name: [.customShort("l"), .customLong("listen")], help: "Address to listen on, host:port.")
+    var listen = "localhost:4278"
+
+    @Option(help: "Largest accepted push body in bytes, also after gzip decoding.")
+    var maxBodyBytes = 16 * 1024 * 1024
+
+    @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
+    var maxSeries = 1_000_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
+    var printVersion = false
+
+    func run() async throws {
+        if printVersion {
+            print("gravel-gateway \(GravelVersion.string)")
+            return
+        }
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("unknown log level \(logLevel); use trace, debug, info, notice, warning, error or critical")
+        }
+        let address = try ListenAddress(listen)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "gravel-gateway")
+        let store = MetricStore(maxSeries: maxSeries)
+        let metrics = GatewayMetrics(version: GravelVersion.string)
+        let responder = GatewayResponder(
+            store: store, metrics: metrics, maxBodyBytes: maxBodyBytes,
+            clock: { Date().timeIntervalSince1970 })
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            logger: logger)
+        logger.info("gravel-gateway \(GravelVersion.string) listening", metadata: ["address": "\(listen)"])
+        try await app.runService()
+    }
+}
+
+/// A `host:port` listen address; `[::1]:port` for IPv6, `:port` for all interfaces.
+struct ListenAddress {
+    var host: String
+    var port: Int
+
+    init(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ValidationError("listen address \(text) needs a port, as host:port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("listen address \(text) has an invalid port")
+        }
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,178 @@
+import Hummingbird
+import Logging
+import NIOCore
+import Shared
+import Synchronization
+
+/// Routes and answers every request of the gateway.
+///
+/// A hand-written responder instead of a router: there are five routes, and the push
+/// routes take any number of path segments.
+struct GatewayResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let store: MetricStore
+    let metrics: GatewayMetrics
+    let maxBodyBytes: Int
+    let clock: @Sendable () -> Double
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        switch path {
+        case "/-/healthy", "/-/ready":
+            guard request.method == .get || request.method == .head else { return methodNotAllowed("GET") }
+            return text(.ok, "OK")
+        case "/metrics" where request.method == .get || request.method == .head:
+            return scrape(request)
+        default:
+            guard path == "/metrics" || path.hasPrefix("/metrics/") else {
+                return text(.notFound, "not found: \(path); push to /metrics/job/<job>, scrape GET /metrics")
+            }
+            switch request.method {
+            case .post: return try await push(request, context: context, method: .post)
+            case .put: return try await push(request, context: context, method: .put)
+            case .delete: return delete(request, context: context)
+            default: return methodNotAllowed("POST, PUT, DELETE")
+            }
+        }
+    }
+
+    // MARK: - Push
+
+    func push(_ request: Request, context: Context, method: MetricStore.Method) async throws -> Response {
+        let grouping: GroupingKey
+        do {
+            grouping = try GroupingKey(path: request.uri.path)
+        } catch {
+            return reject(.badRequest, error.message, request, context)
+        }
+        var body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
+        }
+        metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
+        switch request.headers[.contentEncoding]?.lowercased() {
+        case nil, "identity":
+            break
+        case "gzip", "x-gzip":
+            do {
+                body = try Gzip.decompress(body, limit: maxBodyBytes)
+            } catch .tooLarge {
+                return reject(.contentTooLarge, "the decompressed body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
+            } catch {
+                return reject(.badRequest, error.description, request, context)
+            }
+        case let other?:
+            return reject(.unsupportedMediaType, "unsupported Content-Encoding \(other); send identity or gzip", request, context)
+        }
+        let contentType = request.headers[.contentType]
+        if let contentType, contentType.contains("protobuf") {
+            return reject(.unsupportedMediaType, "the protobuf format is not supported; push the text format (text/plain; version=0.0.4) or OpenMetrics", request, context)
+        }
+        let parsed = body.withUnsafeReadableBytes { raw in
+            let format = ExpositionFormat.detect(contentType: contentType, body: raw)
+            return Result { () throws(ExpositionError) -> ParsedPush in
+                try ExpositionParser.parse(raw, format: format, grouping: grouping)
+            }
+        }
+        let push: ParsedPush
+        switch parsed {
+        case .success(let value): push = value
+        case .failure(let error): return reject(.badRequest, error.description, request, context)
+        }
+        do {
+            try store.push(push, to: grouping, method: method, now: clock())
+        } catch {
+            let status: HTTPResponse.Status = error.kind == .tooManySeries ? .unprocessableContent : .badRequest
+            return reject(status, error.message, request, context)
+        }
+        metrics.pushesAccepted.add(1, ordering: .relaxed)
+        metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
+        context.logger.debug("push accepted", metadata: [
+            "method": "\(request.method)", "group": "\(grouping)", "families": "\(push.families.count)",
+        ])
+        return Response(status: .ok)
+    }
+
+    func delete(_ request: Request, context: Context) -> Response {
+        let grouping: GroupingKey
+        do {
+            grouping = try GroupingKey(path: request.uri.path)
+        } catch {
+            return reject(.badRequest, error.message, request, context)
+        }
+        store.delete(grouping)
+        metrics.deletes.add(1, ordering: .relaxed)
+        context.logger.debug("group deleted", metadata: ["group": "\(grouping)"])
+        return Response(status: .ok)
+    }
+
+    // MARK: - Scrape
+
+    func scrape(_ request: Request) -> Response {
+        metrics.scrapes.add(1, ordering: .relaxed)
+        let format: ExpositionFormat = Self.wantsOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
+        let snapshot = store.snapshot()
+        var writer = ExpositionWriter(format: format, capacity: 1 << 16)
+        snapshot.render(into: &writer)
+        metrics.render(into: &writer, series: store.seriesCount, groups: snapshot.groups.count)
+        writer.finish()
+        var body = ByteBuffer(bytes: writer.bytes)
+        var headers: HTTPFields = [.contentType: writer.contentType]
+        if Gzip.accepts(request.headers[.acceptEncoding]) {
+            body = Gzip.compress(body)
+            headers[.contentEncoding] = "gzip"
+        }
+        headers[.contentLength] = String(body.readableBytes)
+        if request.method == .head { return Response(status: .ok, headers: headers) }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// OpenMetrics when the Accept header lists `application/openmetrics-text` with a non-zero q.
+    static func wantsOpenMetrics(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        for part in accept.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
+            guard fields.first == "application/openmetrics-text" else { continue }
+            for parameter in fields.dropFirst() where parameter.hasPrefix("q=") {
+                if let q = Double(parameter.dropFirst(2)), q <= 0 { return false }
+            }
+            return true
+        }
+        return false
+    }
+
+    // MARK: - Responses
+
+    func reject(_ status: HTTPResponse.Status, _ message: String, _ request: Request, _ context: Context) -> Response {
+        metrics.pushesRejected.add(1, ordering: .relaxed)
+        context.logger.info("push rejected", metadata: [
+            "status": "\(status.code)", "path": "\(request.uri.path)", "reason": "\(message)",
+        ])
+        return text(status, message)
+    }
+
+    func methodNotAllowed(_ allowed: String) -> Response {
+        var response = text(.methodNotAllowed, "method not allowed; use \(allowed)")
+        response.headers[.allow] = allowed
+        return response
+    }
+
+    func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let c = s.first, set.contains(c) { s.removeFirst() }
+        while let c = s.last, set.contains(c) { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,191 @@
+import Shared
+import Synchronization
+
+/// All pushed groups, with the checks that span groups, behind one lock.
+///
+/// A push is parsed outside the lock; under it, it is validated against every group
+/// (types per metric name, final series owned by one group, the series limit) and only
+/// then applied, so a refused push changes nothing.
+final class MetricStore: Sendable {
+    struct Group: Sendable {
+        var grouping: GroupingKey
+        var state = GroupState()
+        var pushTimeSeconds = 0.0
+    }
+
+    /// A metric name's type and how many groups hold a family of that name.
+    struct Registration: Sendable {
+        var type: MetricType
+        var groups: Int
+    }
+
+    /// A series as Prometheus sees it: family name and final labels.
+    struct SeriesID: Hashable, Sendable {
+        var family: String
+        var key: LabelKey
+    }
+
+    struct State: Sendable {
+        var groups: [LabelKey: Group] = [:]
+        var registrations: [String: Registration] = [:]
+        var owners: [SeriesID: LabelKey] = [:]
+        var seriesCount = 0
+        /// Groups whose families may hold stale sorted-key caches.
+        var unsorted: Set<LabelKey> = []
+        var sortedGroupKeys: [LabelKey]? = []
+    }
+
+    enum Method: Sendable { case post, put }
+
+    let state = Mutex(State())
+    let maxSeries: Int
+
+    /// Names the gateway writes itself; pushes may not use them.
+    static let reservedName = "push_time_seconds"
+    static let reservedPrefix = "gravel_gateway_"
+
+    init(maxSeries: Int = 1_000_000) {
+        self.maxSeries = maxSeries
+    }
+
+    var seriesCount: Int { state.withLock { $0.seriesCount } }
+    var groupCount: Int { state.withLock { $0.groups.count } }
+
+    /// Applies a parsed push to a group: POST merges, PUT replaces the group.
+    func push(_ push: ParsedPush, to grouping: GroupingKey, method: Method, now: Double) throws(PushError) {
+        for family in push.families {
+            if family.name == Self.reservedName || family.name.hasPrefix(Self.reservedPrefix) {
+                throw .badRequest("line \(family.line): \(family.name) is written by the gateway itself and cannot be pushed")
+            }
+        }
+        let maxSeries = self.maxSeries
+        let result: Result<Void, PushError> = state.withLock { state in
+            do throws(PushError) {
+                try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
+            } catch {
+                return .failure(error)
+            }
+            Self.apply(push, grouping, method, &state, now: now)
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// Removes a group. Removing a group that does not exist succeeds, as in the Pushgateway.
+    func delete(_ grouping: GroupingKey) {
+        state.withLock { state in
+            guard var group = state.groups.removeValue(forKey: grouping.key) else { return }
+            Self.clear(&group, &state)
+            state.unsorted.remove(grouping.key)
+            state.sortedGroupKeys = nil
+        }
+    }
+
+    /// Removes groups last pushed before `cutoff` (seconds since the epoch); returns how many.
+    func expire(olderThan cutoff: Double) -> Int {
+        state.withLock { state in
+            let stale = state.groups.filter { $0.value.pushTimeSeconds < cutoff }.map(\.key)
+            for key in stale {
+                guard var group = state.groups.removeValue(forKey: key) else { continue }
+                Self.clear(&group, &state)
+                state.unsorted.remove(key)
+            }
+            if !stale.isEmpty { state.sortedGroupKeys = nil }
+            return stale.count
+        }
+    }
+
+    // MARK: - Validation
+
+    static func validate(_ push: ParsedPush, _ grouping: GroupingKey, _ method: Method, _ state: State, maxSeries: Int) throws(PushError) {
+        let existing = method == .put ? nil : state.groups[grouping.key]
+        let replacedGroup = method == .put ? state.groups[grouping.key] : nil
+        var added = 0
+        var removed = replacedGroup?.state.seriesCount ?? 0
+        var newKeys: Set<SeriesID> = []
+
+        for family in push.families {
+            if let registration = state.registrations[family.name], registration.type != family.type {
+                // A PUT replaces this group's family, so only other groups' families count.
+                let heldHere = replacedGroup?.state.families[family.name] != nil ? 1 : 0
+                if registration.groups - heldHere > 0 {
+                    throw .badRequest(
+                        "line \(family.line): \(family.name) is pushed as \(family.type) but is stored as \(registration.type); "
+                            + "a metric name has one type across the gateway")
+                }
+            }
+            let stored = existing?.state.families[family.name]
+            let replacing = family.replacesFamily
+            if replacing, let stored { removed += stored.series.count }
+            for series in family.series {
+                if !replacing, stored?.series[series.key] != nil { continue }
+                let id = SeriesID(family: family.name, key: series.key)
+                if let owner = state.owners[id], owner != grouping.key {
+                    throw .badRequest(
+                        "line \(series.line): series \(family.name)\(series.key) is already pushed by group \(owner.isEmpty ? "{}" : "{\(String(decoding: owner.bytes, as: UTF8.self))}"); "
+                            + "two groups cannot expose the same series")
+                }
+                if newKeys.insert(id).inserted {
+                    added += 1
+                }
+            }
+        }
+        let total = state.seriesCount - removed + added
+        if added > 0, total > maxSeries {
+            throw PushError(
+                kind: .tooManySeries,
+                message: "this push would bring the gateway to \(total) series, over the limit of \(maxSeries) (--max-series); "
+                    + "delete unused groups or raise the limit")
+        }
+    }
+
+    // MARK: - Mutation
+
+    static func apply(_ push: ParsedPush, _ grouping: GroupingKey, _ method: Method, _ state: inout State, now: Double) {
+        let groupKey = grouping.key
+        var group = state.groups.removeValue(forKey: groupKey) ?? Group(grouping: grouping)
+        if group.state.isEmpty { state.sortedGroupKeys = nil }
+        if method == .put { clear(&group, &state) }
+        var changed = false
+        for family in push.families {
+            let name = family.name
+            let had = group.state.families[name] != nil
+            group.state.apply(
+                family,
+                inserted: { key in
+                    state.owners[SeriesID(family: name, key: key)] = groupKey
+                    state.seriesCount += 1
+                    changed = true
+                },
+                removed: { key in
+                    state.owners[SeriesID(family: name, key: key)] = nil
+                    state.seriesCount -= 1
+                    changed = true
+                })
+            let has = group.state.families[name] != nil
+            if !had, has {
+                state.registrations[name, default: Registration(type: family.type, groups: 0)].groups += 1
+            } else if had, !has {
+                unregister(name, &state)
+            }
+        }
+        if changed { state.unsorted.insert(groupKey) }
+        group.pushTimeSeconds = now
+        state.groups[groupKey] = group
+    }
+
+    /// Empties a group's state, keeping the indexes right.
+    static func clear(_ group: inout Group, _ state: inout State) {
+        for name in group.state.families.keys { unregister(name, &state) }
+        group.state.removeAll { name, key in
+            state.owners[SeriesID(family: name, key: key)] = nil
+            state.seriesCount -= 1
+        }
+    }
+
+    static func unregister(_ name: String, _ state: inout State) {
+        guard var registration = state.registrations[name] else { return }
+        registration.groups -= 1
+        state.registrations[name] = registration.groups > 0 ? registration : nil
+    }
+}

@@ -1,0 +1,717 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A byte-level parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text.
+///
+/// It validates the whole body before returning, so a caller can apply the result
+/// atomically. Series are keyed by their final label set (see ``LabelKey``), built once
+/// while parsing by copying the escaped label bytes of the input.
+public struct ExpositionParser {
+    /// Parses a body. Throws the first problem found, with its line and column.
+    public static func parse(
+        _ body: UnsafeRawBufferPointer,
+        format: ExpositionFormat = .text,
+        grouping: GroupingKey = .empty
+    ) throws(ExpositionError) -> ParsedPush {
+        guard let base = body.baseAddress, body.count > 0 else { return ParsedPush() }
+        var parser = ExpositionParser(
+            base: base.assumingMemoryBound(to: UInt8.self), count: body.count, format: format, grouping: grouping)
+        return try parser.run()
+    }
+
+    public static func parse(_ body: [UInt8], format: ExpositionFormat = .text, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
+        // `withUnsafeBytes` cannot forward a typed throw, so the error travels as a Result.
+        let result = body.withUnsafeBytes { raw in
+            Result { () throws(ExpositionError) -> ParsedPush in try parse(raw, format: format, grouping: grouping) }
+        }
+        return try result.get()
+    }
+
+    public static func parse(_ text: String, format: ExpositionFormat = .text, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
+        try parse(Array(text.utf8), format: format, grouping: grouping)
+    }
+
+    // MARK: - State
+
+    /// The family a sample line belongs to, and which part of a series it is.
+    enum Role { case value, bucket, sum, count, created, quantile }
+
+    /// A declared type, including the OpenMetrics types that are stored as others.
+    enum DeclaredType { case counter, gauge, histogram, gaugeHistogram, summary, untyped, info, stateset }
+
+    struct Declaration {
+        var type: DeclaredType?
+        var help: String?
+        var typeLine = 0
+        var helpLine = 0
+    }
+
+    struct FamilyBuilder {
+        var family: ParsedFamily
+        /// Whether each series' mode came from a label (histogram and summary lines must agree).
+        var explicitMode: [Bool] = []
+        /// A histogram's `_count` line, checked against its `+Inf` bucket at the end.
+        var counts: [Double?] = []
+        /// The series instance still collecting lines, per key (histograms and summaries).
+        var open: [LabelKey: Int] = [:]
+    }
+
+    struct LabelSpan {
+        var nameStart: Int, nameEnd: Int, valueStart: Int, valueEnd: Int
+    }
+
+    let p: UnsafePointer<UInt8>
+    let n: Int
+    let format: ExpositionFormat
+    let grouping: [(name: [UInt8], value: [UInt8])]
+
+    var line = 0
+    var lineStart = 0
+    var declarations: [String: Declaration] = [:]
+    var builders: [FamilyBuilder] = []
+    var familyIndex: [String: Int] = [:]
+    var resolved: [String: (Int, Role)] = [:]
+    var lastNameStart = -1
+    var lastNameLength = 0
+    var lastResolved: (Int, Role) = (0, .value)
+    var labels: [LabelSpan] = []
+    var keyBytes: [UInt8] = []
+
+    init(base: UnsafePointer<UInt8>, count: Int, format: ExpositionFormat, grouping: GroupingKey) {
+        self.p = base
+        self.n = count
+        self.format = format
+        self.grouping = grouping.escapedPairs
+        labels.reserveCapacity(8)
+        keyBytes.reserveCapacity(128)
+    }
+
+    // MARK: - Lines
+
+    mutating func run() throws(ExpositionError) -> ParsedPush {
+        var position = 0
+        var sawEOF = false
+        while position < n {
+            line += 1
+            lineStart = position
+            var end = position
+            if let nl = memchr(p + position, 0x0A, n - position) {
+                end = UnsafePointer<UInt8>(nl.assumingMemoryBound(to: UInt8.self)) - p
+            } else {
+                end = n
+            }
+            var lineEnd = end
+            if lineEnd > position, p[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            if sawEOF {
+                var k = position
+                while k < lineEnd, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
+                if k < lineEnd { throw error(.syntax, "content after # EOF", at: k) }
+            } else {
+                sawEOF = try parseLine(from: position, to: lineEnd)
+            }
+            position = end + 1
+        }
+        return try finish()
+    }
+
+    /// Parses one line; returns true for `# EOF`.
+    mutating func parseLine(from start: Int, to end: Int) throws(ExpositionError) -> Bool {
+        var i = start
+        while i < end, p[i] == 0x20 || p[i] == 0x09 { i += 1 }
+        if i == end { return false }
+        if p[i] == UInt8(ascii: "#") { return try parseComment(from: i + 1, to: end) }
+        try parseSample(from: i, to: end)
+        return false
+    }
+
+    // MARK: - Comments and metadata
+
+    mutating func parseComment(from start: Int, to end: Int) throws(ExpositionError) -> Bool {
+        var i = start
+        skipSpaces(&i, end)
+        let keywordStart = i
+        while i < end, p[i] != 0x20, p[i] != 0x09 { i += 1 }
+        let keyword = String(decoding: UnsafeBufferPointer(start: p + keywordStart, count: i - keywordStart), as: UTF8.self)
+        switch keyword {
+        case "HELP", "TYPE", "UNIT":
+            break
+        case "EOF":
+            skipSpaces(&i, end)
+            return i == end
+        default:
+            return false  // A plain comment such as `# Service=myapp`.
+        }
+        skipSpaces(&i, end)
+        let nameStart = i
+        while i < end, isNameByte(p[i]) { i += 1 }
+        guard i > nameStart, !isDigit(p[nameStart]) else {
+            throw error(.invalidName, "\(keyword) line needs a valid metric name", at: nameStart)
+        }
+        guard i == end || p[i] == 0x20 || p[i] == 0x09 else {
+            throw error(.invalidName, "invalid character in metric name", at: i)
+        }
+        let name = string(nameStart, i)
+        skipSpaces(&i, end)
+        var declaration = declarations[name] ?? Declaration()
+        switch keyword {
+        case "TYPE":
+            var typeEnd = end
+            while typeEnd > i, p[typeEnd - 1] == 0x20 || p[typeEnd - 1] == 0x09 { typeEnd -= 1 }
+            let typeName = string(i, typeEnd)
+            guard declaration.type == nil else {
+                throw error(.metadata, "second TYPE line for \(name) (the first is on line \(declaration.typeLine))", at: nameStart)
+            }
+            guard familyIndex[name] == nil else {
+                throw error(.metadata, "TYPE line for \(name) comes after its samples; put it before them", at: nameStart)
+            }
+            let type: DeclaredType
+            switch typeName.lowercased() {
+            case "counter": type = .counter
+            case "gauge": type = .gauge
+            case "histogram": type = .histogram
+            case "gaugehistogram": type = .gaugeHistogram
+            case "summary": type = .summary
+            case "untyped", "unknown": type = .untyped
+            case "info": type = .info
+            case "stateset": type = .stateset
+            default:
+                throw error(.metadata, "unknown metric type \"\(typeName)\" for \(name); use counter, gauge, histogram, summary or untyped", at: i)
+            }
+            declaration.type = type
+            declaration.typeLine = line
+        case "HELP":
+            guard declaration.help == nil else {
+                throw error(.metadata, "second HELP line for \(name) (the first is on line \(declaration.helpLine))", at: nameStart)
+            }
+            guard UTF8Validation.isValid(p + i, end - i) else { throw error(.invalidUTF8, "HELP text is not valid UTF-8", at: i) }
+            declaration.help = unescapeHelp(i, end)
+            declaration.helpLine = line
+        default:
+            return false  // UNIT: not stored.
+        }
+        declarations[name] = declaration
+        return false
+    }
+
+    func unescapeHelp(_ start: Int, _ end: Int) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var i = start
+        while i < end {
+            if p[i] == UInt8(ascii: "\\"), i + 1 < end {
+                switch p[i + 1] {
+                case UInt8(ascii: "n"): out.append(0x0A); i += 2; continue
+                case UInt8(ascii: "\\"): out.append(0x5C); i += 2; continue
+                case UInt8(ascii: "\""): out.append(0x22); i += 2; continue
+                default: break
+                }
+            }
+            out.append(p[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: - Samples
+
+    mutating func parseSample(from start: Int, to end: Int) throws(ExpositionError) {
+        var i = start
+        while i < end, isNameByte(p[i]) { i += 1 }
+        let nameEnd = i
+        guard nameEnd > start, !isDigit(p[start]) else {
+            throw error(.invalidName, "expected a metric name, a comment or a blank line", at: start)
+        }
+        let (index, role) = try resolve(start, nameEnd)
+
+        labels.removeAll(keepingCapacity: true)
+        skipSpaces(&i, end)
+        if i < end, p[i] == UInt8(ascii: "{") {
+            i = try parseLabels(from: i + 1, to: end)
+            skipSpaces(&i, end)
+        } else if i == nameEnd, i < end {
+            throw error(.invalidName, "invalid character in metric name", at: i)
+        }
+
+        let valueStart = i
+        while i < end, p[i] != 0x20, p[i] != 0x09 { i += 1 }
+        guard i > valueStart else { throw error(.invalidValue, "missing value", at: valueStart) }
+        guard let value = NumberParsing.parseDouble(p + valueStart, i - valueStart) else {
+            throw error(.invalidValue, "invalid value \"\(string(valueStart, i))\"", at: valueStart)
+        }
+        skipSpaces(&i, end)
+        var timestampMs: Int64? = nil
+        if i < end, p[i] != UInt8(ascii: "#") {
+            let tsStart = i
+            while i < end, p[i] != 0x20, p[i] != 0x09 { i += 1 }
+            timestampMs = try parseTimestamp(tsStart, i)
+            skipSpaces(&i, end)
+        }
+        // What follows is an OpenMetrics exemplar (` # {...} value [ts]`): accepted, not kept.
+        if i < end, !(p[i] == UInt8(ascii: "#")) {
+            throw error(.syntax, "unexpected text after the value and timestamp", at: i)
+        }
+        if role == .created { return }
+        try addSample(family: index, role: role, value: value, timestampMs: timestampMs, at: start)
+    }
+
+    func parseTimestamp(_ start: Int, _ end: Int) throws(ExpositionError) -> Int64 {
+        switch format {
+        case .text:
+            guard let ms = NumberParsing.parseInt64(p + start, end - start) else {
+                throw error(.invalidTimestamp, "invalid timestamp \"\(string(start, end))\"; the text format takes integer milliseconds", at: start)
+            }
+            return ms
+        case .openMetrics:
+            guard let seconds = NumberParsing.parseDouble(p + start, end - start), seconds.isFinite,
+                  abs(seconds) < 9.2e15
+            else {
+                throw error(.invalidTimestamp, "invalid timestamp \"\(string(start, end))\"; OpenMetrics takes seconds", at: start)
+            }
+            return Int64((seconds * 1000).rounded())
+        }
+    }
+
+    /// Parses `name="value",...}` starting after `{`; returns the index after `}`.
+    mutating func parseLabels(from start: Int, to end: Int) throws(ExpositionError) -> Int {
+        var i = start
+        while true {
+            skipSpaces(&i, end)
+            guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
+            if p[i] == UInt8(ascii: "}") { return i + 1 }
+            let nameStart = i
+            while i < end, isLabelNameByte(p[i]) { i += 1 }
+            guard i > nameStart, !isDigit(p[nameStart]) else {
+                throw error(.invalidLabel, "expected a label name", at: nameStart)
+            }
+            let nameEnd = i
+            if nameEnd - nameStart >= 2, p[nameStart] == 0x5F, p[nameStart + 1] == 0x5F {
+                throw error(.invalidLabel, "label names starting with __ are reserved: \(string(nameStart, nameEnd))", at: nameStart)
+            }
+            skipSpaces(&i, end)
+            guard i < end, p[i] == UInt8(ascii: "=") else {
+                throw error(.invalidLabel, "expected = after label name \(string(nameStart, nameEnd))", at: i)
+            }
+            i += 1
+            skipSpaces(&i, end)
+            guard i < end, p[i] == UInt8(ascii: "\"") else {
+                throw error(.invalidLabel, "expected a quoted value for label \(string(nameStart, nameEnd))", at: i)
+            }
+            i += 1
+            let valueStart = i
+            var ascii = true
+            while i < end, p[i] != UInt8(ascii: "\"") {
+                let c = p[i]
+                if c == UInt8(ascii: "\\") {
+                    guard i + 1 < end else { break }
+                    let e = p[i + 1]
+                    guard e == UInt8(ascii: "\\") || e == UInt8(ascii: "\"") || e == UInt8(ascii: "n") else {
+                        throw error(.invalidLabel, "invalid escape sequence \\\(Character(Unicode.Scalar(e))) in label value; use \\\\, \\\" or \\n", at: i)
+                    }
+                    i += 2
+                    continue
+                }
+                if c >= 0x80 { ascii = false }
+                i += 1
+            }
+            guard i < end else {
+                throw error(.invalidLabel, "label value of \(string(nameStart, nameEnd)) is not closed with \"", at: valueStart - 1)
+            }
+            let valueEnd = i
+            if !ascii, !UTF8Validation.isValid(p + valueStart, valueEnd - valueStart) {
+                throw error(.invalidUTF8, "label value of \(string(nameStart, nameEnd)) is not valid UTF-8", at: valueStart)
+            }
+            i += 1
+            for existing in labels where sameBytes(existing.nameStart, existing.nameEnd, nameStart, nameEnd) {
+                throw error(.duplicateLabel, "label \(string(nameStart, nameEnd)) appears twice", at: nameStart)
+            }
+            labels.append(LabelSpan(nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd))
+            skipSpaces(&i, end)
+            guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
+            if p[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if p[i] != UInt8(ascii: "}") {
+                throw error(.invalidLabel, "expected , or } after a label value", at: i)
+            }
+        }
+    }
+
+    // MARK: - Families
+
+    /// Finds the family a sample name belongs to, creating it on first use.
+    mutating func resolve(_ start: Int, _ end: Int) throws(ExpositionError) -> (Int, Role) {
+        let length = end - start
+        if length == lastNameLength, lastNameStart >= 0, memcmp(p + start, p + lastNameStart, length) == 0 {
+            return lastResolved
+        }
+        let name = string(start, end)
+        let result: (Int, Role)
+        if let cached = resolved[name] {
+            result = cached
+        } else {
+            result = try resolveNew(name, at: start)
+            resolved[name] = result
+        }
+        lastNameStart = start
+        lastNameLength = length
+        lastResolved = result
+        return result
+    }
+
+    mutating func resolveNew(_ name: String, at column: Int) throws(ExpositionError) -> (Int, Role) {
+        if let declared = declarations[name], let type = declared.type {
+            switch type {
+            case .counter, .gauge, .untyped, .stateset:
+                return (try family(name, type, declared.help, at: column), .value)
+            case .summary:
+                return (try family(name, type, declared.help, at: column), .quantile)
+            case .histogram, .gaugeHistogram, .info:
+                throw error(.typeMismatch, "\(name) is declared as \(type) and takes samples named with a suffix such as _bucket, _sum, _count or _info", at: column)
+            }
+        }
+        let suffixes: [(String, Role)] = [
+            ("_total", .value), ("_bucket", .bucket), ("_sum", .sum), ("_count", .count), ("_created", .created),
+            ("_gsum", .sum), ("_gcount", .count), ("_info", .value),
+        ]
+        for (suffix, role) in suffixes where name.hasSuffix(suffix) {
+            let base = String(name.dropLast(suffix.count))
+            guard let declared = declarations[base], let type = declared.type else { continue }
+            let fits: Bool
+            switch (type, suffix) {
+            case (.counter, "_total"), (.counter, "_created"): fits = true
+            case (.histogram, "_bucket"), (.histogram, "_sum"), (.histogram, "_count"), (.histogram, "_created"): fits = true
+            case (.gaugeHistogram, "_bucket"), (.gaugeHistogram, "_gsum"), (.gaugeHistogram, "_gcount"): fits = true
+            case (.summary, "_sum"), (.summary, "_count"), (.summary, "_created"): fits = true
+            case (.info, "_info"): fits = true
+            default: fits = false
+            }
+            guard fits else { continue }
+            // Counters keep their sample name (`foo_total`), as the text format 0.0.4 names them.
+            let familyName = (type == .counter || type == .info) ? name : base
+            return (try family(familyName, type, declared.help, at: column), role)
+        }
+        return (try family(name, .untyped, declarations[name]?.help, at: column), .value)
+    }
+
+    mutating func family(_ name: String, _ declared: DeclaredType, _ help: String?, at column: Int) throws(ExpositionError) -> Int {
+        let type: MetricType
+        switch declared {
+        case .counter: type = .counter
+        case .gauge, .info, .stateset: type = .gauge
+        case .histogram: type = .histogram
+        case .gaugeHistogram: type = .gaugeHistogram
+        case .summary: type = .summary
+        case .untyped: type = .untyped
+        }
+        if let index = familyIndex[name] {
+            guard builders[index].family.type == type else {
+                throw error(.typeMismatch, "\(name) is used as \(builders[index].family.type) and as \(type) in one push", at: column)
+            }
+            return index
+        }
+        let index = builders.count
+        builders.append(FamilyBuilder(family: ParsedFamily(name: name, type: type, help: help, line: line)))
+        familyIndex[name] = index
+        return index
+    }
+
+    mutating func addSample(family index: Int, role: Role, value: Double, timestampMs: Int64?, at column: Int) throws(ExpositionError) {
+        let type = builders[index].family.type
+        // Pull out the labels that steer rather than identify.
+        var mode: ClearMode? = nil
+        var bound: Double? = nil
+        var k = 0
+        while k < labels.count {
+            let span = labels[k]
+            if isLabel(span, "clearmode") {
+                let text = string(span.valueStart, span.valueEnd)
+                guard let parsed = ClearMode(text) else {
+                    throw error(.invalidClearMode, "unknown clearmode \"\(text)\"; valid: \(ClearMode.validValuesDescription)", at: span.valueStart)
+                }
+                mode = parsed
+                labels.remove(at: k)
+                continue
+            }
+            if (role == .bucket && isLabel(span, "le")) || (role == .quantile && isLabel(span, "quantile")) {
+                guard let b = NumberParsing.parseDouble(p + span.valueStart, span.valueEnd - span.valueStart), !b.isNaN else {
+                    throw error(.invalidLabel, "\(string(span.nameStart, span.nameEnd)) must be a number, got \"\(string(span.valueStart, span.valueEnd))\"", at: span.valueStart)
+                }
+                bound = b
+                labels.remove(at: k)
+                continue
+            }
+            k += 1
+        }
+        if let mode, case .pebble = mode, type != .gauge, type != .untyped {
+            throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(builders[index].family.name) gauge", at: column)
+        }
+        let key = buildKey()
+        let line = self.line
+
+        switch role {
+        case .value:
+            if type == .counter, value < 0 {
+                throw error(.negativeCounter, "counter \(builders[index].family.name) has a negative value \(value)", at: column)
+            }
+            builders[index].family.series.append(ParsedSeries(
+                key: key, mode: mode ?? type.defaultClearMode, value: .scalar(value), timestampMs: timestampMs, line: line))
+            builders[index].explicitMode.append(mode != nil)
+        case .bucket:
+            guard let bound else {
+                throw error(.invalidHistogram, "bucket of \(builders[index].family.name) has no le label", at: column)
+            }
+            guard value >= 0 else { throw error(.invalidHistogram, "bucket count must not be negative", at: column) }
+            let s = try instance(index, key, mode, type, at: column) { series in
+                if case .histogram(let h) = series.value { return h.buckets.contains { $0.upperBound == bound } }
+                return false
+            }
+            builders[index].family.series[s].value.appendBucket(Bucket(upperBound: bound, count: value))
+        case .sum:
+            let s = try instance(index, key, mode, type, at: column) { series in
+                switch series.value {
+                case .histogram(let h): h.sum != nil
+                case .summary(let q): q.sum != nil
+                case .scalar: false
+                }
+            }
+            builders[index].family.series[s].value.setSum(value)
+        case .count:
+            guard value >= 0 else { throw error(.invalidHistogram, "count must not be negative", at: column) }
+            let s = try instance(index, key, mode, type, at: column) { series in
+                if case .summary(let q) = series.value { return q.count != nil }
+                return false
+            }
+            if type == .summary {
+                builders[index].family.series[s].value.setSummaryCount(value)
+            } else {
+                if builders[index].counts[s] != nil {
+                    // A second `_count` starts the next instance of the same series.
+                    builders[index].open[key] = nil
+                    let t = try instance(index, key, mode, type, at: column) { _ in false }
+                    builders[index].counts[t] = value
+                } else {
+                    builders[index].counts[s] = value
+                }
+            }
+        case .quantile:
+            guard let bound else {
+                throw error(.invalidSummary, "sample of summary \(builders[index].family.name) has no quantile label", at: column)
+            }
+            let s = try instance(index, key, mode, type, at: column) { series in
+                if case .summary(let q) = series.value { return q.quantiles.contains { $0.quantile == bound } }
+                return false
+            }
+            builders[index].family.series[s].value.appendQuantile(Quantile(quantile: bound, value: value))
+        case .created:
+            break
+        }
+    }
+
+    /// The histogram or summary instance a line adds to: the open one for `key`, or a new
+    /// one when the open one already has this part (a repeated series in one body).
+    mutating func instance(
+        _ index: Int, _ key: LabelKey, _ mode: ClearMode?, _ type: MetricType, at column: Int,
+        alreadyHas: (ParsedSeries) -> Bool
+    ) throws(ExpositionError) -> Int {
+        if let open = builders[index].open[key], !alreadyHas(builders[index].family.series[open]) {
+            if let mode {
+                if builders[index].explicitMode[open] {
+                    guard builders[index].family.series[open].mode == mode else {
+                        throw error(.invalidClearMode, "lines of one series of \(builders[index].family.name) disagree on clearmode", at: column)
+                    }
+                } else {
+                    builders[index].family.series[open].mode = mode
+                    builders[index].explicitMode[open] = true
+                }
+            }
+            return open
+        }
+        let empty: SeriesValue = type == .summary
+            ? .summary(SummaryValue(quantiles: [], sum: nil, count: nil))
+            : .histogram(HistogramValue(buckets: [], sum: nil))
+        let s = builders[index].family.series.count
+        builders[index].family.series.append(ParsedSeries(key: key, mode: mode ?? type.defaultClearMode, value: empty, line: line))
+        builders[index].explicitMode.append(mode != nil)
+        builders[index].counts.append(nil)
+        builders[index].open[key] = s
+        return s
+    }
+
+    /// Writes the canonical key of the current sample: body labels and grouping labels,
+    /// sorted by name, grouping labels winning.
+    mutating func buildKey() -> LabelKey {
+        // Insertion sort: label sets are small and often already sorted.
+        if labels.count > 1 {
+            for a in 1..<labels.count {
+                let item = labels[a]
+                var b = a
+                while b > 0, compareNames(labels[b - 1], item) > 0 {
+                    labels[b] = labels[b - 1]
+                    b -= 1
+                }
+                labels[b] = item
+            }
+        }
+        keyBytes.removeAll(keepingCapacity: true)
+        var g = 0
+        var first = true
+        func comma(_ bytes: inout [UInt8], _ first: inout Bool) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+        }
+        for span in labels {
+            // Grouping labels that sort before this one go first; a body label with a
+            // grouping label's name is dropped.
+            var overridden = false
+            while g < grouping.count {
+                let c = compareName(grouping[g].name, span)
+                if c > 0 { break }
+                if c == 0 { overridden = true }
+                comma(&keyBytes, &first)
+                appendGrouping(g)
+                g += 1
+                if overridden { break }
+            }
+            if overridden { continue }
+            comma(&keyBytes, &first)
+            keyBytes.append(contentsOf: UnsafeBufferPointer(start: p + span.nameStart, count: span.nameEnd - span.nameStart))
+            keyBytes.append(UInt8(ascii: "="))
+            keyBytes.append(UInt8(ascii: "\""))
+            keyBytes.append(contentsOf: UnsafeBufferPointer(start: p + span.valueStart, count: span.valueEnd - span.valueStart))
+            keyBytes.append(UInt8(ascii: "\""))
+        }
+        while g < grouping.count {
+            comma(&keyBytes, &first)
+            appendGrouping(g)
+            g += 1
+        }
+        return LabelKey(bytes: keyBytes)
+    }
+
+    mutating func appendGrouping(_ g: Int) {
+        keyBytes.append(contentsOf: grouping[g].name)
+        keyBytes.append(UInt8(ascii: "="))
+        keyBytes.append(UInt8(ascii: "\""))
+        keyBytes.append(contentsOf: grouping[g].value)
+        keyBytes.append(UInt8(ascii: "\""))
+    }
+
+    // MARK: - Validation of assembled series
+
+    mutating func finish() throws(ExpositionError) -> ParsedPush {
+        var families: [ParsedFamily] = []
+        families.reserveCapacity(builders.count)
+        for var builder in builders {
+            let type = builder.family.type
+            if type.isHistogram {
+                for s in builder.family.series.indices {
+                    try validateHistogram(&builder, s)
+                }
+            }
+            families.append(builder.family)
+        }
+        return ParsedPush(families: families)
+    }
+
+    func validateHistogram(_ builder: inout FamilyBuilder, _ s: Int) throws(ExpositionError) {
+        let series = builder.family.series[s]
+        guard case .histogram(var h) = series.value else { return }
+        let name = builder.family.name
+        h.buckets.sort { $0.upperBound < $1.upperBound }
+        let count = builder.counts[s]
+        if h.buckets.last?.upperBound != .infinity {
+            guard let count else {
+                throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) has no +Inf bucket and no _count", line: series.line)
+            }
+            h.buckets.append(Bucket(upperBound: .infinity, count: count))
+        }
+        var previous = 0.0
+        for bucket in h.buckets {
+            guard bucket.count >= previous else {
+                throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) is not cumulative: bucket le=\"\(bucket.upperBound)\" has \(bucket.count) after \(previous)", line: series.line)
+            }
+            previous = bucket.count
+        }
+        if let count, count != h.count {
+            throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) has _count \(count) but its +Inf bucket is \(h.count)", line: series.line)
+        }
+        builder.family.series[s].value = .histogram(h)
+    }
+
+    // MARK: - Bytes
+
+    @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    @inline(__always) func isLabelNameByte(_ c: UInt8) -> Bool {
+        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F
+    }
+
+    @inline(__always) func isNameByte(_ c: UInt8) -> Bool { isLabelNameByte(c) || c == UInt8(ascii: ":") }
+
+    @inline(__always) func skipSpaces(_ i: inout Int, _ end: Int) {
+        while i < end, p[i] == 0x20 || p[i] == 0x09 { i += 1 }
+    }
+
+    func string(_ start: Int, _ end: Int) -> String {
+        String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
+    }
+
+    func sameBytes(_ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool {
+        aEnd - a == bEnd - b && memcmp(p + a, p + b, aEnd - a) == 0
+    }
+
+    func isLabel(_ span: LabelSpan, _ name: StaticString) -> Bool {
+        span.nameEnd - span.nameStart == name.utf8CodeUnitCount
+            && memcmp(p + span.nameStart, name.utf8Start, name.utf8CodeUnitCount) == 0
+    }
+
+    func compareNames(_ a: LabelSpan, _ b: LabelSpan) -> Int {
+        let la = a.nameEnd - a.nameStart, lb = b.nameEnd - b.nameStart
+        let c = memcmp(p + a.nameStart, p + b.nameStart, min(la, lb))
+        return c != 0 ? Int(c) : la - lb
+    }
+
+    func compareName(_ name: [UInt8], _ span: LabelSpan) -> Int {
+        let ls = span.nameEnd - span.nameStart
+        let c = name.withUnsafeBufferPointer { memcmp($0.baseAddress!, p + span.nameStart, min(name.count, ls)) }
+        return c != 0 ? Int(c) : name.count - ls
+    }
+
+    func error(_ code: ExpositionError.Code, _ message: String, at position: Int) -> ExpositionError {
+        ExpositionError(code, message, line: line, column: max(1, position - lineStart + 1))
+    }
+}
+
+extension SeriesValue {
+    mutating func appendBucket(_ bucket: Bucket) {
+        guard case .histogram(var h) = self else { return }
+        self = .scalar(0)  // Release the reference so the append does not copy.
+        h.buckets.append(bucket)
+        self = .histogram(h)
+    }
+
+    mutating func appendQuantile(_ quantile: Quantile) {
+        guard case .summary(var q) = self else { return }
+        self = .scalar(0)
+        q.quantiles.append(quantile)
+        self = .summary(q)
+    }
+
+    mutating func setSum(_ sum: Double) {
+        switch self {
+        case .histogram(var h): h.sum = sum; self = .histogram(h)
+        case .summary(var q): q.sum = sum; self = .summary(q)
+        case .scalar: break
+        }
+    }
+
+    mutating func setSummaryCount(_ count: Double) {
+        guard case .summary(var q) = self else { return }
+        q.count = count
+        self = .summary(q)
+    }
+}

@@ -1,0 +1,183 @@
+/// Writes families and series in the text format 0.0.4 or OpenMetrics.
+///
+/// The writer only formats; callers decide the order (sorted for a deterministic scrape).
+public struct ExpositionWriter {
+    public let format: ExpositionFormat
+    public private(set) var bytes: [UInt8]
+    /// Formatted `le`/`quantile` values: a family's series share their bounds.
+    private var boundCache: [Double: [UInt8]] = [:]
+
+    public init(format: ExpositionFormat, capacity: Int = 4096) {
+        self.format = format
+        self.bytes = []
+        self.bytes.reserveCapacity(capacity)
+    }
+
+    /// The `Content-Type` of what this writer produces.
+    public var contentType: String {
+        switch format {
+        case .text: "text/plain; version=0.0.4; charset=utf-8"
+        case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        }
+    }
+
+    /// The name sample lines use for a family's values, as bytes, and the name its
+    /// metadata lines use. They differ only for OpenMetrics counters.
+    public func names(family name: String, type: MetricType) -> (sample: [UInt8], metadata: String) {
+        guard format == .openMetrics, type == .counter else { return (Array(name.utf8), name) }
+        if name.hasSuffix("_total") { return (Array(name.utf8), String(name.dropLast(6))) }
+        return (Array((name + "_total").utf8), name)
+    }
+
+    /// Writes `# HELP` (when there is help) and `# TYPE`.
+    public mutating func writeHeader(metadataName: String, type: MetricType, help: String?) {
+        if let help {
+            append("# HELP ")
+            append(metadataName)
+            bytes.append(0x20)
+            for b in help.utf8 {
+                switch b {
+                case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+                case 0x22 where format == .openMetrics: bytes.append(0x5C); bytes.append(0x22)
+                default: bytes.append(b)
+                }
+            }
+            bytes.append(0x0A)
+        }
+        append("# TYPE ")
+        append(metadataName)
+        bytes.append(0x20)
+        append(format == .openMetrics ? type.openMetricsName : type.textName)
+        bytes.append(0x0A)
+    }
+
+    /// Writes the sample lines of one series.
+    ///
+    /// - Parameters:
+    ///   - name: the family's sample name (see ``names(family:type:)``).
+    ///   - extraLabel: a pre-rendered `name="value"` appended to every line's labels
+    ///     (the extension adds `clearmode` this way).
+    public mutating func writeSeries(
+        name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue,
+        extraLabel: [UInt8]? = nil, timestampMs: Int64? = nil
+    ) {
+        switch value {
+        case .scalar(let v):
+            line(name, suffix: "", key, extraLabel, nil, nil, v, timestampMs)
+        case .histogram(let h):
+            for bucket in h.buckets {
+                line(name, suffix: "_bucket", key, extraLabel, "le", bucket.upperBound, bucket.count, nil)
+            }
+            let gauge = type == .gaugeHistogram && format == .openMetrics
+            if let sum = h.sum { line(name, suffix: gauge ? "_gsum" : "_sum", key, extraLabel, nil, nil, sum, nil) }
+            line(name, suffix: gauge ? "_gcount" : "_count", key, extraLabel, nil, nil, h.count, nil)
+        case .summary(let s):
+            for q in s.quantiles {
+                line(name, suffix: "", key, extraLabel, "quantile", q.quantile, q.value, nil)
+            }
+            if let sum = s.sum { line(name, suffix: "_sum", key, extraLabel, nil, nil, sum, nil) }
+            if let count = s.count { line(name, suffix: "_count", key, extraLabel, nil, nil, count, nil) }
+        }
+    }
+
+    /// Ends the exposition (`# EOF` for OpenMetrics).
+    public mutating func finish() {
+        if format == .openMetrics { append("# EOF\n") }
+    }
+
+    /// Appends raw bytes (pre-rendered content).
+    public mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    // MARK: - Lines
+
+    private mutating func line(
+        _ name: [UInt8], suffix: StaticString, _ key: LabelKey, _ extra: [UInt8]?,
+        _ boundLabel: StaticString?, _ bound: Double?, _ value: Double, _ timestampMs: Int64?
+    ) {
+        bytes.append(contentsOf: name)
+        if suffix.utf8CodeUnitCount > 0 { append(suffix) }
+        let hasLabels = !key.bytes.isEmpty || extra != nil || boundLabel != nil
+        if hasLabels {
+            bytes.append(UInt8(ascii: "{"))
+            bytes.append(contentsOf: key.bytes)
+            var needsComma = !key.bytes.isEmpty
+            if let extra {
+                if needsComma { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(contentsOf: extra)
+                needsComma = true
+            }
+            if let boundLabel, let bound {
+                if needsComma { bytes.append(UInt8(ascii: ",")) }
+                append(boundLabel)
+                bytes.append(UInt8(ascii: "="))
+                bytes.append(UInt8(ascii: "\""))
+                if let cached = boundCache[bound] {
+                    bytes.append(contentsOf: cached)
+                } else {
+                    var formatted: [UInt8] = []
+                    NumberFormatting.appendDouble(bound, to: &formatted)
+                    boundCache[bound] = formatted
+                    bytes.append(contentsOf: formatted)
+                }
+                bytes.append(UInt8(ascii: "\""))
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(0x20)
+        NumberFormatting.appendDouble(value, to: &bytes)
+        if let timestampMs {
+            bytes.append(0x20)
+            switch format {
+            case .text:
+                NumberFormatting.appendInt(timestampMs, to: &bytes)
+            case .openMetrics:
+                NumberFormatting.appendDouble(Double(timestampMs) / 1000, to: &bytes)
+            }
+        }
+        bytes.append(0x0A)
+    }
+
+    private mutating func append(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    private mutating func append(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+    }
+}
+
+/// Number formatting for exposition output.
+public enum NumberFormatting {
+    /// Appends a value as the text formats write it: integers without a fraction,
+    /// `NaN`, `+Inf`, `-Inf`, otherwise the shortest form that reads back exactly.
+    public static func appendDouble(_ value: Double, to out: inout [UInt8]) {
+        if value.isNaN { out.append(contentsOf: [0x4E, 0x61, 0x4E]); return }  // NaN
+        if value.isInfinite {
+            out.append(contentsOf: value < 0 ? [0x2D, 0x49, 0x6E, 0x66] : [0x2B, 0x49, 0x6E, 0x66])  // -Inf / +Inf
+            return
+        }
+        if value == value.rounded(.towardZero), abs(value) < 1e15 {
+            if value == 0, value.sign == .minus { out.append(contentsOf: [0x2D, 0x30]); return }
+            appendInt(Int64(value), to: &out)
+            return
+        }
+        out.append(contentsOf: value.description.utf8)
+    }
+
+    /// Appends a decimal integer.
+    public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
+        if value == 0 { out.append(0x30); return }
+        var magnitude = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var k = 20
+            while magnitude > 0 {
+                k -= 1
+                digits[k] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[k..<20]))
+        }
+    }
+}

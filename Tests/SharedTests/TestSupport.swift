@@ -1,0 +1,39 @@
+import Shared
+
+/// Renders one group's families in text format, sorted, for comparisons in tests.
+func render(_ group: GroupState, format: ExpositionFormat = .text) -> String {
+    var writer = ExpositionWriter(format: format)
+    for name in group.families.keys.sorted() {
+        var family = group.families[name]!
+        let names = writer.names(family: name, type: family.type)
+        writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
+        for key in family.sortedKeys() {
+            writer.writeSeries(name: names.sample, type: family.type, key: key, value: family.series[key]!.value)
+        }
+    }
+    writer.finish()
+    return String(decoding: writer.bytes, as: UTF8.self)
+}
+
+/// Parses and merges bodies into a fresh group, one push after another.
+func pushAll(_ bodies: [String], grouping: GroupingKey = .empty, format: ExpositionFormat = .text) throws -> GroupState {
+    var group = GroupState()
+    for body in bodies {
+        let push = try ExpositionParser.parse(body, format: format, grouping: grouping)
+        for family in push.families { group.apply(family) }
+    }
+    return group
+}
+
+func parseError(_ body: String, format: ExpositionFormat = .text) -> ExpositionError? {
+    do {
+        _ = try ExpositionParser.parse(body, format: format)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+extension ParsedPush {
+    func family(_ name: String) -> ParsedFamily? { families.first { $0.name == name } }
+}
