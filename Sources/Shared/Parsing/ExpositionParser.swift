@@ -391,7 +391,12 @@ public struct ExpositionParser {
             }
             guard fits else { continue }
             // Counters keep their sample name (`foo_total`), as the text format 0.0.4 names them.
-            let familyName = (type == .counter || type == .info) ? name : base
+            let familyName: String
+            switch type {
+            case .counter: familyName = base + "_total"
+            case .info: familyName = name
+            default: familyName = base
+            }
             return (try family(familyName, type, declared.help, at: column), role)
         }
         return (try family(name, .untyped, declarations[name]?.help, at: column), .value)
@@ -465,45 +470,38 @@ public struct ExpositionParser {
                 throw error(.invalidHistogram, "bucket of \(builders[index].family.name) has no le label", at: column)
             }
             guard value >= 0 else { throw error(.invalidHistogram, "bucket count must not be negative", at: column) }
-            let s = try instance(index, key, mode, type, at: column) { series in
-                if case .histogram(let h) = series.value { return h.buckets.contains { $0.upperBound == bound } }
-                return false
+            let s = try instance(index, key, mode, type, at: column) { series, count in
+                guard case .histogram(let h) = series.value else { return true }
+                return h.sum != nil || count != nil || h.buckets.contains { $0.upperBound >= bound }
             }
             builders[index].family.series[s].value.appendBucket(Bucket(upperBound: bound, count: value))
         case .sum:
-            let s = try instance(index, key, mode, type, at: column) { series in
+            let s = try instance(index, key, mode, type, at: column) { series, _ in
                 switch series.value {
                 case .histogram(let h): h.sum != nil
                 case .summary(let q): q.sum != nil
-                case .scalar: false
+                case .scalar: true
                 }
             }
             builders[index].family.series[s].value.setSum(value)
         case .count:
             guard value >= 0 else { throw error(.invalidHistogram, "count must not be negative", at: column) }
-            let s = try instance(index, key, mode, type, at: column) { series in
+            let s = try instance(index, key, mode, type, at: column) { series, count in
                 if case .summary(let q) = series.value { return q.count != nil }
-                return false
+                return count != nil
             }
             if type == .summary {
                 builders[index].family.series[s].value.setSummaryCount(value)
             } else {
-                if builders[index].counts[s] != nil {
-                    // A second `_count` starts the next instance of the same series.
-                    builders[index].open[key] = nil
-                    let t = try instance(index, key, mode, type, at: column) { _ in false }
-                    builders[index].counts[t] = value
-                } else {
-                    builders[index].counts[s] = value
-                }
+                builders[index].counts[s] = value
             }
         case .quantile:
             guard let bound else {
                 throw error(.invalidSummary, "sample of summary \(builders[index].family.name) has no quantile label", at: column)
             }
-            let s = try instance(index, key, mode, type, at: column) { series in
-                if case .summary(let q) = series.value { return q.quantiles.contains { $0.quantile == bound } }
-                return false
+            let s = try instance(index, key, mode, type, at: column) { series, _ in
+                guard case .summary(let q) = series.value else { return true }
+                return q.sum != nil || q.count != nil || q.quantiles.contains { $0.quantile >= bound }
             }
             builders[index].family.series[s].value.appendQuantile(Quantile(quantile: bound, value: value))
         case .created:
@@ -512,12 +510,17 @@ public struct ExpositionParser {
     }
 
     /// The histogram or summary instance a line adds to: the open one for `key`, or a new
-    /// one when the open one already has this part (a repeated series in one body).
+    /// one when the line cannot belong to it (a repeated series in one body).
+    ///
+    /// Clients write buckets (or quantiles) in ascending order, then `_sum` and `_count` in
+    /// either order, so a line starts a new instance when the open one already has its
+    /// part or a part that comes after it.
     mutating func instance(
         _ index: Int, _ key: LabelKey, _ mode: ClearMode?, _ type: MetricType, at column: Int,
-        alreadyHas: (ParsedSeries) -> Bool
+        startsNew: (ParsedSeries, _ count: Double?) -> Bool
     ) throws(ExpositionError) -> Int {
-        if let open = builders[index].open[key], !alreadyHas(builders[index].family.series[open]) {
+        if let open = builders[index].open[key],
+           !startsNew(builders[index].family.series[open], builders[index].counts[open]) {
             if let mode {
                 if builders[index].explicitMode[open] {
                     guard builders[index].family.series[open].mode == mode else {
@@ -612,7 +615,8 @@ public struct ExpositionParser {
                     try validateHistogram(&builder, s)
                 }
             }
-            families.append(builder.family)
+            // A family whose only lines were `_created` has nothing to store.
+            if !builder.family.series.isEmpty { families.append(builder.family) }
         }
         return ParsedPush(families: families)
     }

@@ -1,0 +1,91 @@
+@testable import GravelGateway
+import Shared
+import Testing
+
+@Suite("Gateway store")
+struct MetricStoreTests {
+    func push(_ store: MetricStore, _ body: String, job: String, method: MetricStore.Method = .post, extra: [(String, String)] = []) throws {
+        let grouping = GroupingKey(labels: [("job", job)] + extra)
+        let parsed = try ExpositionParser.parse(body, grouping: grouping)
+        try store.push(parsed, to: grouping, method: method, now: 1000)
+    }
+
+    func scrape(_ store: MetricStore) -> String {
+        var writer = ExpositionWriter(format: .text)
+        store.snapshot().render(into: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    @Test("A type conflict across groups is refused and changes nothing")
+    func typeConflict() throws {
+        let store = MetricStore()
+        try push(store, "# TYPE x counter\nx 1\n", job: "a")
+        let before = scrape(store)
+        #expect(throws: PushError.self) { try push(store, "# TYPE x gauge\nx 1\ny 2\n", job: "b") }
+        #expect(scrape(store) == before)
+    }
+
+    @Test("A PUT may change the type of a family only this group holds")
+    func typeChangeByPut() throws {
+        let store = MetricStore()
+        try push(store, "# TYPE x counter\nx 1\n", job: "a")
+        try push(store, "# TYPE x gauge\nx 5\n", job: "a", method: .put)
+        #expect(scrape(store).contains("# TYPE x gauge\nx{job=\"a\"} 5\n"))
+    }
+
+    @Test("Two groups exposing the same final series are refused")
+    func duplicateSeries() throws {
+        let store = MetricStore()
+        try push(store, "m{instance=\"1\"} 1\n", job: "a")
+        let before = scrape(store)
+        #expect(throws: PushError.self) { try push(store, "m 1\n", job: "a", extra: [("instance", "1")]) }
+        #expect(scrape(store) == before)
+        #expect(store.seriesCount == 1)
+    }
+
+    @Test("PUT replaces the group, DELETE removes it, counts follow")
+    func putAndDelete() throws {
+        let store = MetricStore()
+        try push(store, "a 1\nb 2\n", job: "j")
+        try push(store, "c 3\n", job: "j", method: .put)
+        #expect(store.seriesCount == 1)
+        #expect(!scrape(store).contains("a{"))
+        store.delete(GroupingKey(labels: [("job", "j")]))
+        #expect(store.seriesCount == 0)
+        #expect(store.groupCount == 0)
+        // The name is free again for another type once no group holds it.
+        try push(store, "# TYPE c counter\nc 1\n", job: "k")
+    }
+
+    @Test("The series limit refuses a push whole")
+    func seriesLimit() throws {
+        let store = MetricStore(maxSeries: 3)
+        try push(store, "a 1\nb 1\n", job: "j")
+        let error = #expect(throws: PushError.self) { try push(store, "c 1\nd 1\n", job: "j") }
+        #expect(error?.kind == .tooManySeries)
+        #expect(store.seriesCount == 2)
+        try push(store, "a 5\nc 1\n", job: "j")  // one new series fits
+        #expect(store.seriesCount == 3)
+    }
+
+    @Test("Family replacement frees the replaced series")
+    func familyReplacement() throws {
+        let store = MetricStore()
+        try push(store, "version{version=\"1\",clearmode=\"family\"} 1\n", job: "j")
+        try push(store, "version{version=\"2\",clearmode=\"family\"} 1\n", job: "j")
+        #expect(store.seriesCount == 1)
+        // The old series is no longer owned, so another group may now expose it.
+        try push(store, "version{version=\"1\",job=\"j\"} 1\n", job: "other", extra: [])
+    }
+
+    @Test("Expiry drops groups not pushed since the cutoff")
+    func expiry() throws {
+        let store = MetricStore()
+        try push(store, "a 1\n", job: "old")
+        let grouping = GroupingKey(labels: [("job", "new")])
+        try store.push(try ExpositionParser.parse("b 1\n", grouping: grouping), to: grouping, method: .post, now: 2000)
+        #expect(store.expire(olderThan: 1500) == 1)
+        #expect(store.groupCount == 1)
+        #expect(store.seriesCount == 1)
+    }
+}

@@ -1,0 +1,166 @@
+import PropertyBased
+import Shared
+import Testing
+
+@Suite("clearmode merge rules")
+struct MergeTests {
+    @Test("Worked example 1: counters add, gauges replace")
+    func workedExampleOne() throws {
+        let body = "# TYPE value_total counter\nvalue_total 1\n# TYPE value2 gauge\nvalue2 1\n"
+        let group = try pushAll([body, body, body])
+        #expect(render(group) == "# TYPE value2 gauge\nvalue2 1\n# TYPE value_total counter\nvalue_total 3\n")
+    }
+
+    @Test("Worked example 2: aggregate gauge, replaced family")
+    func workedExampleTwo() throws {
+        let first = """
+            # TYPE value_total counter
+            value_total 1
+            # TYPE value2 gauge
+            value2{clearmode="aggregate"} 1
+            # TYPE version gauge
+            version{version="0.0.1",clearmode="family"} 1
+
+            """
+        let second = first.replacing("value_total 1", with: "value_total 3")
+            .replacing("0.0.1", with: "0.0.2")
+        let group = try pushAll([first, second])
+        #expect(render(group) == """
+            # TYPE value2 gauge
+            value2 2
+            # TYPE value_total counter
+            value_total 4
+            # TYPE version gauge
+            version{version="0.0.2"} 1
+
+            """)
+    }
+
+    @Test("Different label names in one family keep their own names (reported bug)")
+    func differentLabelNames() throws {
+        let group = try pushAll([
+            "requests_num_total{LAMBDA_NAME=\"test_function\"} 1\n",
+            "requests_num_total{job=\"test\"} 1\n",
+        ])
+        #expect(render(group).contains("requests_num_total{LAMBDA_NAME=\"test_function\"} 1\n"))
+        #expect(render(group).contains("requests_num_total{job=\"test\"} 1\n"))
+    }
+
+    @Test("A gauge family keeps series with different label values (reported bug)")
+    func gaugeLabelValues() throws {
+        let group = try pushAll([
+            "# TYPE g gauge\ng{label=\"value1\"} 1\n",
+            "# TYPE g gauge\ng{label=\"value2\"} 2\n",
+        ])
+        #expect(group.families["g"]?.series.count == 2)
+    }
+
+    @Test("Histograms with different layouts merge on the union of bounds (reported bug)")
+    func histogramLayouts() throws {
+        let group = try pushAll([
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"5\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 10\nh_count 4\n",
+            "# TYPE h histogram\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"5\"} 2\nh_bucket{le=\"10\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_sum 20\nh_count 6\n",
+        ])
+        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else { Issue.record("missing"); return }
+        #expect(h.buckets.map(\.upperBound) == [1, 2, 5, 10, .infinity])
+        #expect(h.buckets.map(\.count) == [1, 3, 5, 8, 10])
+        #expect(h.sum == 30)
+        #expect(h.count == 10)
+    }
+
+    @Test("Summaries add sum and count and take the newest quantiles")
+    func summaries() throws {
+        let one = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 2\n"
+        let two = "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n"
+        let group = try pushAll([one, two])
+        #expect(group.families["s"]?.series[.empty]?.value == .summary(SummaryValue(
+            quantiles: [Quantile(quantile: 0.5, value: 7)], sum: 15, count: 3)))
+    }
+
+    @Test("Replace after aggregate and aggregate after replace")
+    func modeSequences() throws {
+        let group = try pushAll(["c 5\n", "c{clearmode=\"replace\"} 2\n", "c 1\n"])
+        #expect(group.families["c"]?.series[.empty]?.value == .scalar(3))
+        #expect(group.families["c"]?.series[.empty]?.mode == .replace)
+    }
+
+    @Test("Histogram layouts repeated in one body: Go order (sum, count) and Python order (count, sum)")
+    func repeatedHistogramOrders() throws {
+        let go = "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 7\nh_sum 15\nh_count 7\n"
+        let python = "h_bucket{le=\"0.5\"} 1\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n"
+        let header = "# TYPE h histogram\n"
+        let together = try pushAll([header + go + python + go])
+        let apart = try pushAll([header + go, header + python, header + go])
+        #expect(render(together) == render(apart))
+    }
+
+    @Test("Repeated series in one body apply in order")
+    func repeatedSeries() throws {
+        #expect(try pushAll(["# TYPE c counter\nc 1\nc 2\n"]).families["c"]?.series[.empty]?.value == .scalar(3))
+        #expect(try pushAll(["# TYPE g gauge\ng 1\ng 5\n"]).families["g"]?.series[.empty]?.value == .scalar(5))
+    }
+
+    // MARK: - Properties
+
+    /// Turns numbers into push lines over a small set of series, so that bodies share series.
+    static func lines(_ seeds: [Int]) -> [String] {
+        seeds.map { seed in
+            let v = seed % 50
+            switch (seed / 50) % 7 {
+            case 0: return "c_total{a=\"x\"} \(v)"
+            case 1: return "c_total{a=\"y\"} \(v)"
+            case 2: return "g{a=\"x\"} \(v)"
+            case 3: return "g{a=\"x\",clearmode=\"aggregate\"} \(v)"
+            case 4:
+                return "h_bucket{le=\"1\"} \(v)\nh_bucket{le=\"+Inf\"} \(v + 2)\nh_sum \(v * 3)\nh_count \(v + 2)"
+            case 5:
+                return "h_bucket{le=\"0.5\"} \(v)\nh_bucket{le=\"2\"} \(v + 1)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_sum \(v)\nh_count \(v + 1)"
+            default: return "s{quantile=\"0.9\"} \(v)\ns_sum \(v)\ns_count 1"
+            }
+        }
+    }
+
+    static let header = "# TYPE c_total counter\n# TYPE g gauge\n# TYPE h histogram\n# TYPE s summary\n"
+
+    static func body(_ lines: [String]) -> String {
+        header + lines.map { $0 + "\n" }.joined()
+    }
+
+    @Test("Pushing A then B equals pushing A+B (aggregate and replace rules)")
+    func concatenation() async {
+        let seeds = Gen.int(in: 0...349).array(of: 0...12)
+        await propertyCheck(count: 300, input: seeds, seeds) { a, b in
+            let la = Self.lines(a), lb = Self.lines(b)
+            do {
+                let sequential = try pushAll([Self.body(la), Self.body(lb)])
+                let concatenated = try pushAll([Self.body(la + lb)])
+                #expect(render(sequential) == render(concatenated))
+            } catch {
+                Issue.record("a valid body was refused: \(error)")
+            }
+        }
+    }
+
+    @Test("Histogram merge is associative and commutative, stays cumulative, and keeps the total count")
+    func histogramMergeLaws() async {
+        let layouts: [[Double]] = [[1, .infinity], [0.5, 2, .infinity], [1, 2, 5, .infinity], [.infinity]]
+        let histogram = zip(Gen.int(in: 0...3), Gen.int(in: 0...20).array(of: 4)).map { layout, increments in
+            var running = 0.0
+            let buckets = layouts[layout].enumerated().map { i, bound in
+                running += Double(increments[i % increments.count])
+                return Bucket(upperBound: bound, count: running)
+            }
+            return HistogramValue(buckets: buckets, sum: running)
+        }
+        await propertyCheck(count: 300, input: histogram, histogram, histogram) { a, b, c in
+            let left = a.merged(with: b).merged(with: c)
+            let right = a.merged(with: b.merged(with: c))
+            #expect(left == right)
+            #expect(a.merged(with: b) == b.merged(with: a))
+            #expect(left.count == a.count + b.count + c.count)
+            #expect(zip(left.buckets, left.buckets.dropFirst()).allSatisfy { $0.count <= $1.count && $0.upperBound < $1.upperBound })
+            #expect(left.buckets.last?.upperBound == .infinity)
+        }
+    }
+}
+
