@@ -164,3 +164,38 @@ struct MergeTests {
     }
 }
 
+
+@Suite("Pre-aggregated batches")
+struct BatchRenderingTests {
+    /// What the extension relies on: a batch rendered with clearmode labels and pushed
+    /// once gives the same state as the original pushes sent one by one.
+    @Test("Rendering with clearmode labels replays the same merge downstream")
+    func replay() async {
+        let seeds = Gen.int(in: 0...349).array(of: 0...10)
+        let start = "# TYPE c_total counter\nc_total{a=\"x\"} 100\n# TYPE g gauge\ng{a=\"x\"} 7\n"
+        await propertyCheck(count: 200, input: seeds.array(of: 1...4)) { pushes in
+            do {
+                let bodies = pushes.map { MergeTests.body(MergeTests.lines($0)) }
+                var batch = try pushAll(bodies)
+                var writer = ExpositionWriter(format: .text)
+                batch.render(into: &writer, clearModes: true)
+                let direct = try pushAll([start] + bodies)
+                let viaBatch = try pushAll([start, String(decoding: writer.bytes, as: UTF8.self)])
+                #expect(render(direct) == render(viaBatch))
+            } catch {
+                Issue.record("a valid body was refused: \(error)")
+            }
+        }
+    }
+
+    @Test("A family push in a batch replaces the family downstream")
+    func familyReplay() throws {
+        var batch = try pushAll([
+            "version{version=\"2\",clearmode=\"family\"} 1\n", "version{version=\"3\",clearmode=\"family\"} 1\n",
+        ])
+        var writer = ExpositionWriter(format: .text)
+        batch.render(into: &writer, clearModes: true)
+        let gateway = try pushAll(["version{version=\"1\",clearmode=\"family\"} 1\n", String(decoding: writer.bytes, as: UTF8.self)])
+        #expect(render(gateway) == "# TYPE version untyped\nversion{version=\"3\"} 1\n")
+    }
+}

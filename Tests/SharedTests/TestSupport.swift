@@ -2,15 +2,9 @@ import Shared
 
 /// Renders one group's families in text format, sorted, for comparisons in tests.
 func render(_ group: GroupState, format: ExpositionFormat = .text) -> String {
+    var group = group
     var writer = ExpositionWriter(format: format)
-    for name in group.families.keys.sorted() {
-        var family = group.families[name]!
-        let names = writer.names(family: name, type: family.type)
-        writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
-        for key in family.sortedKeys() {
-            writer.writeSeries(name: names.sample, type: family.type, key: key, value: family.series[key]!.value)
-        }
-    }
+    group.render(into: &writer)
     writer.finish()
     return String(decoding: writer.bytes, as: UTF8.self)
 }

@@ -1,0 +1,24 @@
+extension GroupState {
+    /// Renders the group's families sorted by name and series by key.
+    ///
+    /// - Parameter clearModes: write each series' merge rule as a `clearmode` label, so
+    ///   that pushing the output downstream applies the same rules again (the extension's
+    ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every series.
+    public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false) {
+        for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            var family = families.removeValue(forKey: name)!
+            let names = writer.names(family: name, type: family.type)
+            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
+            for key in family.sortedKeys() {
+                let series = family.series[key]!
+                var extra: [UInt8]? = nil
+                if clearModes {
+                    let mode: ClearMode = family.replaced ? .family : series.mode
+                    extra = Array("clearmode=\"\(mode)\"".utf8)
+                }
+                writer.writeSeries(name: names.sample, type: family.type, key: key, value: series.value, extraLabel: extra)
+            }
+            families[name] = family
+        }
+    }
+}
