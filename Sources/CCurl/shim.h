@@ -40,4 +40,24 @@ static inline CURLcode gravel_curl_getinfo_double(CURL *handle, CURLINFO info, d
     return curl_easy_getinfo(handle, info, value);
 }
 
+static inline CURLcode gravel_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+// A blob is copied by libcurl (CURL_BLOB_COPY), so the caller's bytes need not outlive the call.
+static inline CURLcode gravel_curl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = length;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(handle, option, &blob);
+}
+
+// CURLAUTH_BASIC is a cast expression that Swift does not import.
+static const long gravel_curlauth_basic = (long)CURLAUTH_BASIC;
+
+static inline CURLcode gravel_curl_global_init(void) {
+    return curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 #endif

@@ -1,1 +1,24 @@
-print("gravel-extension: not built yet")
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// gravel-extension: read the environment, build the app, run it until SHUTDOWN.
+let environment = ProcessEnvironment.current()
+CurlEasy.globalInit()
+let level = Config.logLevel(environment)
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = level
+    return handler
+}
+let logger = Logger(label: "gravel-extension")
+do {
+    let config = try Config(environment: environment)
+    exit(ExtensionApp(config: config, logger: logger).run())
+} catch {
+    exit(ExtensionApp.failInit(environment: environment, error: error, logger: logger))
+}

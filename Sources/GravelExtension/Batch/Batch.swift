@@ -1,0 +1,65 @@
+import Shared
+
+/// The pushes of one or more invocations, merged per group, waiting to be flushed.
+///
+/// Exactness: flushing a batch (``flushOrder()`` then ``render(_:)`` per group) leaves the
+/// gateway with what it would hold had every push gone straight to it. POSTs merge with the
+/// Shared rules and replay through `clearmode` labels; PUT and DELETE stay group operations.
+package struct Batch: Sendable {
+    package var groups: [LabelKey: BatchGroup] = [:]
+    private var nextSequence = 0
+
+    package init() {}
+
+    package var isEmpty: Bool { groups.isEmpty }
+
+    /// Series and pebble observations over all groups.
+    package var entryCount: Int { groups.values.reduce(0) { $0 + $1.entryCount } }
+
+    /// Applies one accepted push.
+    package mutating func apply(_ families: [ParsedFamily], to grouping: GroupingKey, method: PushMethod, arrivalMs: Int64) {
+        let key = grouping.key
+        switch method {
+        case .post:
+            var group = groups.removeValue(forKey: key) ?? BatchGroup(grouping: grouping, operation: .merge, sequence: takeSequence())
+            if group.operation == .delete { group.operation = .replace }
+            group.merge(families, arrivalMs: arrivalMs)
+            groups[key] = group
+        case .put:
+            var group = BatchGroup(grouping: grouping, operation: .replace, sequence: takeSequence())
+            group.merge(families, arrivalMs: arrivalMs)
+            groups[key] = group
+        case .delete:
+            groups[key] = BatchGroup(grouping: grouping, operation: .delete, sequence: takeSequence())
+        }
+    }
+
+    /// Appends a newer batch after this one: the result replays this batch's pushes, then the newer one's.
+    package mutating func append(_ newer: Batch) {
+        for key in newer.flushOrder() {
+            var incoming = newer.groups[key]!
+            if incoming.operation == .merge, var group = groups.removeValue(forKey: key) {
+                group.mergeNewer(incoming)
+                groups[key] = group
+            } else {
+                incoming.sequence = takeSequence()
+                groups[key] = incoming
+            }
+        }
+    }
+
+    /// Group keys in the order the flush sends them: PUTs and DELETEs first, in the order
+    /// they happened, then groups that only merge.
+    package func flushOrder() -> [LabelKey] {
+        groups.sorted { a, b in
+            let opA = a.value.operation != .merge, opB = b.value.operation != .merge
+            if opA != opB { return opA }
+            return a.value.sequence < b.value.sequence
+        }.map(\.key)
+    }
+
+    private mutating func takeSequence() -> Int {
+        nextSequence += 1
+        return nextSequence
+    }
+}

@@ -1,0 +1,110 @@
+import Logging
+import NIOCore
+import Shared
+
+/// Sends a batch to the gateway over one keep-alive libcurl handle.
+///
+/// Not thread-safe: the flusher thread owns it.
+package final class GatewayClient {
+    /// What became of a batch.
+    package struct Outcome: Sendable {
+        /// Groups to send again later: the gateway was unreachable, slow or answered 5xx.
+        package var retry = Batch()
+        package var delivered = 0
+        /// Groups the gateway refused (4xx): dropped, with their entry count.
+        package var refused = 0
+        package var refusedEntries = 0
+        package var lastError: String?
+
+        package var success: Bool { retry.isEmpty }
+    }
+
+    private let baseURL: String
+    private let curl: CurlEasy
+    private let logger: Logger
+
+    package init(config: Config, logger: Logger) {
+        self.baseURL = config.gatewayURL
+        self.logger = logger
+        var security = CurlSecurity(password: config.gatewayPassword)
+        if let extra = config.gatewayCAFile {
+            security.caBundle = Self.caBundle(extraFile: extra, logger: logger)
+        }
+        self.curl = CurlEasy(security: security)
+    }
+
+    /// Sends every group in flush order until `deadline` (monotonic seconds).
+    package func send(_ batch: Batch, deadline: Double) -> Outcome {
+        var outcome = Outcome()
+        var giveUp = false
+        for key in batch.flushOrder() {
+            let group = batch.groups[key]!
+            let remainingMs = Int(((deadline - Clock.monotonicNow()) * 1000).rounded(.down))
+            if giveUp || remainingMs <= 0 {
+                outcome.retry.groups[key] = group
+                continue
+            }
+            let request = group.request()
+            var headers: [String] = []
+            var body: [UInt8]? = nil
+            if request.method != .delete {
+                let compressed = Gzip.compress(ByteBuffer(bytes: request.body))
+                body = Array(compressed.readableBytesView)
+                headers = ["Content-Type: text/plain; version=0.0.4; charset=utf-8", "Content-Encoding: gzip"]
+            }
+            let result = curl.perform(HTTPClientRequest(
+                method: request.method.rawValue, url: baseURL + request.path, headers: headers, body: body, timeoutMs: max(1, remainingMs)))
+            switch result {
+            case .success(let response) where (200..<300).contains(response.status):
+                outcome.delivered += 1
+            case .success(let response) where (400..<500).contains(response.status) && response.status != 408 && response.status != 429:
+                let message = response.text.trimmingTrailingNewlines
+                logger.error("the gateway refused a batch; dropped", metadata: [
+                    "status": "\(response.status)", "group": "\(group.grouping)", "entries": "\(request.entries)", "reason": "\(message)",
+                ])
+                outcome.refused += 1
+                outcome.refusedEntries += max(request.entries, 1)
+            case .success(let response):
+                outcome.lastError = "HTTP \(response.status): \(response.text.trimmingTrailingNewlines)"
+                outcome.retry.groups[key] = group
+            case .failure(let failure):
+                // Unreachable or out of time: the next groups would fail the same way.
+                outcome.lastError = failure.description
+                outcome.retry.groups[key] = group
+                giveUp = true
+            }
+        }
+        return outcome
+    }
+
+    /// The system's CA bundle followed by the extra file, as one PEM blob: libcurl takes one
+    /// bundle, and the gateway's own CA must not replace the public ones.
+    static func caBundle(extraFile: String, logger: Logger) -> [UInt8]? {
+        guard let extra = FileBytes.read(extraFile) else {
+            logger.error("GRAVEL_GATEWAY_CA_FILE \(extraFile) cannot be read; using the system CAs only")
+            return nil
+        }
+        let systemBundles = [
+            "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+        ]
+        var bundle: [UInt8] = []
+        for path in systemBundles {
+            if let bytes = FileBytes.read(path) {
+                bundle = bytes
+                break
+            }
+        }
+        if !bundle.isEmpty, bundle.last != 0x0A { bundle.append(0x0A) }
+        bundle.append(contentsOf: extra)
+        return bundle
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = Substring(self)
+        while let c = s.last, c.isNewline || c == " " { s.removeLast() }
+        return String(s)
+    }
+}

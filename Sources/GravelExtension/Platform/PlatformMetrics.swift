@@ -1,0 +1,116 @@
+import Shared
+
+/// Turns platform events into `lambda_*` series for the batch.
+///
+/// Invocations, errors and timeouts count at `platform.runtimeDone` (in time for that
+/// invocation's flush), or at `platform.report` when no runtimeDone came (a timeout).
+/// Durations, billing and memory come from `platform.report`, which often arrives during
+/// the next invocation; they simply join whichever batch is open then.
+package struct PlatformMetrics: Sendable {
+    package let grouping: GroupingKey
+    private var coldStartCounted = false
+    private var initDurationRecorded = false
+    private var initializationType: String?
+    /// Requests whose outcome was counted, most recent last (bounded).
+    private var counted: [String] = []
+
+    static let durationBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900]
+    static let initBounds: [Double] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    package init(grouping: GroupingKey) {
+        self.grouping = grouping
+    }
+
+    /// The families one event adds; empty when it adds nothing.
+    package mutating func families(for event: TelemetryEvent, nowMs: Int64) -> [ParsedFamily] {
+        var out: [ParsedFamily] = []
+        switch event {
+        case .initStart(let type, let phase):
+            guard phase == nil || phase == "init" else { break }
+            if let type { initializationType = type }
+            if type == "on-demand", !coldStartCounted {
+                coldStartCounted = true
+                out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+            }
+        case .initReport(let type, let phase, let durationMs):
+            guard phase == nil || phase == "init" else { break }
+            if let type, initializationType == nil { initializationType = type }
+            if type == "on-demand", !coldStartCounted {
+                coldStartCounted = true
+                out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+            }
+            if let durationMs, !initDurationRecorded {
+                initDurationRecorded = true
+                out.append(histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, durationMs / 1000))
+            }
+        case .start:
+            break
+        case .runtimeDone(let requestId, let status):
+            out += outcome(requestId: requestId, status: status)
+        case .report(let report):
+            out += outcome(requestId: report.requestId, status: report.status)
+            if let ms = report.durationMs {
+                out.append(histogram("lambda_duration_seconds", "Invocation duration, as platform.report gives it.", Self.durationBounds, ms / 1000))
+            }
+            if let ms = report.billedDurationMs {
+                out.append(counter("lambda_billed_duration_seconds_total", "Billed invocation time.", ms / 1000))
+            }
+            if let mb = report.maxMemoryUsedMB {
+                out.append(ParsedFamily(
+                    name: "lambda_max_memory_used_bytes", type: .gauge,
+                    help: "Peak memory of the sandbox, as platform.report gives it; the maximum over 5 minutes.",
+                    series: [ParsedSeries(key: grouping.key, mode: .pebble(PebbleSpec(aggregation: .max, windowSeconds: 300)),
+                                          value: .scalar(mb * 1_048_576), timestampMs: nowMs)]))
+            }
+            if let ms = report.initDurationMs, !initDurationRecorded {
+                initDurationRecorded = true
+                out.append(histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, ms / 1000))
+            }
+        }
+        return out
+    }
+
+    /// Counts an invocation seen only through the Extensions API (no telemetry).
+    package mutating func invokeWithoutTelemetry() -> [ParsedFamily] {
+        var out = [counter("lambda_invocations_total", "Invocations that finished.", 1)]
+        if !coldStartCounted {
+            coldStartCounted = true
+            out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+        }
+        return out
+    }
+
+    private mutating func outcome(requestId: String, status: String) -> [ParsedFamily] {
+        guard !counted.contains(requestId) else { return [] }
+        counted.append(requestId)
+        if counted.count > 64 { counted.removeFirst(counted.count - 64) }
+        // Zero increments keep every series present from the first invocation on.
+        let status = status.lowercased()
+        var out = [
+            counter("lambda_invocations_total", "Invocations that finished.", 1),
+            counter("lambda_errors_total", "Invocations that ended in an error (status error or failure).",
+                    status == "error" || status == "failure" ? 1 : 0),
+            counter("lambda_timeouts_total", "Invocations that timed out.", status == "timeout" ? 1 : 0),
+        ]
+        // No init event came (some emulators send none): this process is a fresh sandbox.
+        var coldStart = 0.0
+        if !coldStartCounted, initializationType == nil {
+            coldStartCounted = true
+            coldStart = 1
+        }
+        out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", coldStart))
+        return out
+    }
+
+    private func counter(_ name: String, _ help: String, _ value: Double) -> ParsedFamily {
+        ParsedFamily(name: name, type: .counter, help: help, series: [ParsedSeries(key: grouping.key, mode: .aggregate, value: .scalar(value))])
+    }
+
+    private func histogram(_ name: String, _ help: String, _ bounds: [Double], _ value: Double) -> ParsedFamily {
+        var buckets = bounds.map { Bucket(upperBound: $0, count: value <= $0 ? 1 : 0) }
+        buckets.append(Bucket(upperBound: .infinity, count: 1))
+        return ParsedFamily(
+            name: name, type: .histogram, help: help,
+            series: [ParsedSeries(key: grouping.key, mode: .aggregate, value: .histogram(HistogramValue(buckets: buckets, sum: value)))])
+    }
+}
