@@ -116,8 +116,10 @@ struct GatewayResponder: HTTPResponder {
         let format: ExpositionFormat = Self.wantsOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
         let snapshot = store.snapshot()
         var writer = ExpositionWriter(format: format, capacity: 1 << 16)
-        snapshot.render(into: &writer)
-        metrics.render(into: &writer, series: store.seriesCount, groups: snapshot.groups.count)
+        snapshot.render(into: &writer, now: clock())
+        metrics.render(
+            into: &writer, series: store.seriesCount, groups: snapshot.groups.count,
+            staleObservations: store.staleObservations.load(ordering: .relaxed))
         writer.finish()
         var body = ByteBuffer(bytes: writer.bytes)
         var headers: HTTPFields = [.contentType: writer.contentType]
