@@ -19,7 +19,7 @@ usage() {
 [ "$#" -ge 1 ] || usage
 
 run_pkgs=(libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev)
-test_pkgs=(prometheus apache2-utils openssl curl)
+test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl)
 bench_pkgs=(prometheus-pushgateway wrk hyperfine)
 
 # Python module to import -> PyPI distribution that provides it.
