@@ -47,9 +47,21 @@ public struct FamilyState: Sendable {
 /// group per batch. Merging is total: anything `ExpositionParser` accepted and the caller
 /// validated against other groups merges without failing.
 public struct GroupState: Sendable {
-    public var families: [String: FamilyState]
+    /// How pebble series (`clearmode="mean5m"` and the like) are kept.
+    public enum PebbleStorage: Sendable {
+        /// As time windows that answer their aggregate at scrape time (the gateway).
+        case windows
+        /// As every observation with its time, to be replayed downstream (a batch).
+        case observations
+    }
 
-    public init() { families = [:] }
+    public var families: [String: FamilyState]
+    public let pebbleStorage: PebbleStorage
+
+    public init(pebbleStorage: PebbleStorage = .windows) {
+        families = [:]
+        self.pebbleStorage = pebbleStorage
+    }
 
     public var isEmpty: Bool { families.isEmpty }
 
@@ -59,13 +71,18 @@ public struct GroupState: Sendable {
     /// Merges one parsed family into the group.
     ///
     /// - Parameters:
+    ///   - nowMs: the current time in milliseconds; pebble observations without a timestamp
+    ///     are made now, and later ones are clamped to it.
     ///   - inserted: called for each series key that did not exist before.
     ///   - removed: called for each series key that a family replacement dropped.
+    /// - Returns: the number of pebble observations ignored for being older than their window.
+    @discardableResult
     public mutating func apply(
         _ parsed: ParsedFamily,
+        nowMs: Int64,
         inserted: (LabelKey) -> Void = { _ in },
         removed: (LabelKey) -> Void = { _ in }
-    ) {
+    ) -> Int {
         var family = families.removeValue(forKey: parsed.name) ?? FamilyState(type: parsed.type, help: parsed.help)
         if let help = parsed.help { family.help = help }
         if parsed.replacesFamily {
@@ -74,13 +91,15 @@ public struct GroupState: Sendable {
             family.sortedCache = []
             family.replaced = true
         }
+        var stale = 0
         for incoming in parsed.series {
-            family.merge(incoming, inserted: inserted)
+            if !family.merge(incoming, pebbles: pebbleStorage, nowMs: nowMs, inserted: inserted) { stale += 1 }
         }
         if family.series.isEmpty, !family.replaced {
-            return  // Keep no empty families around (they would render as bare headers).
+            return stale  // Keep no empty families around (they would render as bare headers).
         }
         families[parsed.name] = family
+        return stale
     }
 
     /// Removes everything, reporting each dropped key.
@@ -93,20 +112,51 @@ public struct GroupState: Sendable {
 }
 
 extension FamilyState {
-    mutating func merge(_ incoming: ParsedSeries, inserted: (LabelKey) -> Void) {
-        guard var stored = series[incoming.key] else {
-            series[incoming.key] = SeriesState(value: incoming.value, mode: incoming.mode)
+    /// Merges one series; false when a pebble observation was too old for its window.
+    mutating func merge(
+        _ incoming: ParsedSeries, pebbles: GroupState.PebbleStorage, nowMs: Int64, inserted: (LabelKey) -> Void
+    ) -> Bool {
+        var stored = series.removeValue(forKey: incoming.key)
+        if stored == nil {
             sortedCache = nil
             inserted(incoming.key)
-            return
         }
-        switch incoming.mode {
-        case .aggregate:
-            stored.value.aggregate(incoming.value)
-        case .replace, .family, .pebble:
-            stored.value = incoming.value
-            stored.mode = incoming.mode
+        var recorded = true
+        if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
+            let at = min(incoming.timestampMs ?? nowMs, nowMs)
+            switch pebbles {
+            case .windows:
+                var window: PebbleWindow
+                if case .window(let existing)? = stored?.value, existing.spec == spec {
+                    window = existing
+                    stored!.value = .scalar(0)  // Drop the second reference so the ring mutates in place.
+                } else {
+                    window = PebbleWindow(spec: spec)
+                }
+                recorded = window.observe(v, at: at, nowMs: nowMs)
+                stored = SeriesState(value: .window(window), mode: incoming.mode)
+            case .observations:
+                var list: [TimedValue] = []
+                if case .observations(let existing)? = stored?.value, stored?.mode == incoming.mode {
+                    list = existing
+                    stored!.value = .scalar(0)
+                }
+                list.append(TimedValue(value: v, timestampMs: at))
+                stored = SeriesState(value: .observations(list), mode: incoming.mode)
+            }
+        } else if var existing = stored {
+            switch incoming.mode {
+            case .aggregate:
+                existing.value.aggregate(incoming.value)
+            case .replace, .family, .pebble:
+                existing.value = incoming.value
+                existing.mode = incoming.mode
+            }
+            stored = existing
+        } else {
+            stored = SeriesState(value: incoming.value, mode: incoming.mode)
         }
         series[incoming.key] = stored
+        return recorded
     }
 }
