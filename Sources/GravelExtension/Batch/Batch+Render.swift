@@ -24,34 +24,25 @@ extension BatchGroup {
         }
     }
 
-    /// Writes every family once, sorted: merged series with their `clearmode`, then the
-    /// family's pebble observations as repeated lines with timestamps.
+    /// Writes every family once, sorted, each series with the `clearmode` that replays its
+    /// merge: pebble observations as repeated lines with their timestamps; series of a
+    /// family replaced by a `family` push as `family`.
+    ///
+    /// Written here rather than with `GroupState.render(clearModes:)` because a replaced
+    /// family may also hold pebble observations, which must keep their own mode.
     package func render(into writer: inout ExpositionWriter) {
-        var names = Set(state.families.keys)
-        names.formUnion(pebbles.families.keys)
-        for name in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            let family = state.families[name]
-            let pebbleFamily = pebbles.families[name]
-            let type = family?.type ?? pebbleFamily!.type
-            let names = writer.names(family: name, type: type)
-            writer.writeHeader(metadataName: names.metadata, type: type, help: family?.help ?? pebbleFamily?.help)
-            if var stored = family {
-                for key in stored.sortedKeys() {
-                    let series = stored.series[key]!
-                    let mode: ClearMode = stored.replaced ? .family : series.mode
-                    writer.writeSeries(
-                        name: names.sample, type: type, key: key, value: series.value, extraLabel: Self.modeLabel(mode))
-                }
-            }
-            for observation in pebbleFamily?.observations ?? [] {
+        for name in state.families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            var family = state.families[name]!
+            let names = writer.names(family: name, type: family.type)
+            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
+            for key in family.sortedKeys() {
+                let series = family.series[key]!
+                var mode = series.mode
+                if family.replaced, !mode.isPebble { mode = .family }
                 writer.writeSeries(
-                    name: names.sample, type: type, key: observation.key, value: .scalar(observation.value),
-                    extraLabel: Self.modeLabel(observation.mode), timestampMs: observation.timestampMs)
+                    name: names.sample, type: family.type, key: key, value: series.value,
+                    extraLabel: Array("clearmode=\"\(mode)\"".utf8))
             }
         }
-    }
-
-    static func modeLabel(_ mode: ClearMode) -> [UInt8] {
-        Array("clearmode=\"\(mode)\"".utf8)
     }
 }

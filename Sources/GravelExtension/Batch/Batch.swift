@@ -17,17 +17,17 @@ package struct Batch: Sendable {
     package var entryCount: Int { groups.values.reduce(0) { $0 + $1.entryCount } }
 
     /// Applies one accepted push.
-    package mutating func apply(_ families: [ParsedFamily], to grouping: GroupingKey, method: PushMethod, arrivalMs: Int64) {
+    package mutating func apply(_ families: [ParsedFamily], to grouping: GroupingKey, method: PushMethod, nowMs: Int64) {
         let key = grouping.key
         switch method {
         case .post:
             var group = groups.removeValue(forKey: key) ?? BatchGroup(grouping: grouping, operation: .merge, sequence: takeSequence())
             if group.operation == .delete { group.operation = .replace }
-            group.merge(families, arrivalMs: arrivalMs)
+            group.merge(families, nowMs: nowMs)
             groups[key] = group
         case .put:
             var group = BatchGroup(grouping: grouping, operation: .replace, sequence: takeSequence())
-            group.merge(families, arrivalMs: arrivalMs)
+            group.merge(families, nowMs: nowMs)
             groups[key] = group
         case .delete:
             groups[key] = BatchGroup(grouping: grouping, operation: .delete, sequence: takeSequence())
@@ -35,11 +35,11 @@ package struct Batch: Sendable {
     }
 
     /// Appends a newer batch after this one: the result replays this batch's pushes, then the newer one's.
-    package mutating func append(_ newer: Batch) {
+    package mutating func append(_ newer: Batch, nowMs: Int64) {
         for key in newer.flushOrder() {
             var incoming = newer.groups[key]!
             if incoming.operation == .merge, var group = groups.removeValue(forKey: key) {
-                group.mergeNewer(incoming)
+                group.mergeNewer(incoming, nowMs: nowMs)
                 groups[key] = group
             } else {
                 incoming.sequence = takeSequence()

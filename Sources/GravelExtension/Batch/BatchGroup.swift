@@ -14,11 +14,14 @@ package struct BatchGroup: Sendable {
 
     package var grouping: GroupingKey
     package var operation: Operation
-    package var state = GroupState()
-    package var pebbles = PebbleLog()
+    /// Pebble series keep every observation with its time, to be replayed as repeated lines:
+    /// a windowed statistic cannot be pre-aggregated without the gateway's window.
+    package var state = GroupState(pebbleStorage: .observations)
     /// Orders the flush: groups with a PUT or DELETE go first, in the order of those
     /// operations, so type and ownership checks at the gateway see what they would have.
     package var sequence: Int
+    /// Series plus pebble observations beyond each series' first: what memory grows with.
+    package private(set) var entryCount = 0
 
     package init(grouping: GroupingKey, operation: Operation, sequence: Int) {
         self.grouping = grouping
@@ -26,52 +29,53 @@ package struct BatchGroup: Sendable {
         self.sequence = sequence
     }
 
-    /// Series plus pebble observations: what the batch's memory grows with.
-    package var entryCount: Int { state.seriesCount + pebbles.count }
-
-    /// The type of a family held here, stored or pebble.
+    /// The type of a family held here.
     package func type(of family: String) -> MetricType? {
-        state.families[family]?.type ?? pebbles.families[family]?.type
+        state.families[family]?.type
     }
 
     /// Whether the group holds this final series.
     package func holds(family: String, key: LabelKey) -> Bool {
-        state.families[family]?.series[key] != nil || pebbles.contains(family: family, key: key)
+        state.families[family]?.series[key] != nil
     }
 
-    /// Merges one push's families, in order, with the Shared rules; pebble series are logged.
-    package mutating func merge(_ families: [ParsedFamily], arrivalMs: Int64) {
+    /// Merges one push's families, in order, with the Shared rules.
+    package mutating func merge(_ families: [ParsedFamily], nowMs: Int64) {
         for family in families {
-            if family.replacesFamily { pebbles.removeFamily(family.name) }
-            var stored = family
-            stored.series.removeAll { $0.mode.isPebble }
-            if !stored.series.isEmpty || state.families[family.name] != nil {
-                state.apply(stored)
-            }
-            for series in family.series where series.mode.isPebble {
-                guard case .scalar(let value) = series.value else { continue }  // the parser allows scalars only
-                let timestamp = min(series.timestampMs ?? arrivalMs, arrivalMs)
-                pebbles.append(
-                    family: family.name, type: family.type, help: family.help,
-                    .init(key: series.key, mode: series.mode, value: value, timestampMs: timestamp))
-            }
+            state.apply(family, nowMs: nowMs)
+            recount(family.name)
         }
     }
 
     /// Merges a newer part of the same group (POSTs only) after this one.
-    package mutating func mergeNewer(_ newer: BatchGroup) {
-        var families: [ParsedFamily] = []
+    package mutating func mergeNewer(_ newer: BatchGroup, nowMs: Int64) {
         for (name, family) in newer.state.families {
-            let series = family.series.map { key, stored in
-                ParsedSeries(key: key, mode: family.replaced ? .family : stored.mode, value: stored.value)
+            var series: [ParsedSeries] = []
+            var stored = family
+            for key in stored.sortedKeys() {
+                let value = stored.series[key]!
+                if case .observations(let list) = value.value {
+                    for observation in list {
+                        series.append(ParsedSeries(key: key, mode: value.mode, value: .scalar(observation.value), timestampMs: observation.timestampMs))
+                    }
+                } else {
+                    series.append(ParsedSeries(key: key, mode: family.replaced ? .family : value.mode, value: value.value))
+                }
             }
-            families.append(ParsedFamily(name: name, type: family.type, help: family.help, series: series))
+            state.apply(ParsedFamily(name: name, type: family.type, help: family.help, series: series), nowMs: nowMs)
+            recount(name)
         }
-        for family in families {
-            if family.replacesFamily { pebbles.removeFamily(family.name) }
-            state.apply(family)
-        }
-        pebbles.append(newer.pebbles)
         if operation == .delete { operation = .replace }
+    }
+
+    private var familyEntries: [String: Int] = [:]
+
+    private mutating func recount(_ name: String) {
+        var n = 0
+        for stored in state.families[name]?.series.values ?? [:].values {
+            if case .observations(let list) = stored.value { n += list.count } else { n += 1 }
+        }
+        entryCount += n - (familyEntries[name] ?? 0)
+        familyEntries[name] = n
     }
 }

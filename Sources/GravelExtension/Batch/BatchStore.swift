@@ -63,7 +63,7 @@ package final class BatchStore: Sendable {
             }
             var families = push.families
             if cumulative && convert { state.converter.convert(&families, group: grouping.key) }
-            state.pending.apply(families, to: grouping, method: method, arrivalMs: arrivalMs)
+            state.pending.apply(families, to: grouping, method: method, nowMs: arrivalMs)
             return .success(())
         }
         try result.get()
@@ -72,7 +72,7 @@ package final class BatchStore: Sendable {
     /// Removes a group (DELETE).
     package func delete(_ grouping: GroupingKey) {
         state.withLock { state in
-            state.pending.apply([], to: grouping, method: .delete, arrivalMs: 0)
+            state.pending.apply([], to: grouping, method: .delete, nowMs: 0)
             if cumulative { state.converter.forget(group: grouping.key) }
         }
     }
@@ -135,7 +135,7 @@ package final class BatchStore: Sendable {
             guard state.inflight == nil else { return nil }
             if !state.unreportedDrops.isEmpty {
                 let family = Self.droppedFamily(state.unreportedDrops, grouping: ownGrouping)
-                state.pending.apply([family], to: ownGrouping, method: .post, arrivalMs: nowMs)
+                state.pending.apply([family], to: ownGrouping, method: .post, nowMs: nowMs)
                 state.unreportedDrops.removeAll()
             }
             guard !state.pending.isEmpty else { return nil }
@@ -147,12 +147,12 @@ package final class BatchStore: Sendable {
     }
 
     /// Ends the flush in flight, putting `failed` groups back before the newer pushes.
-    package func finish(returning failed: Batch) {
+    package func finish(returning failed: Batch, nowMs: Int64) {
         state.withLock { state in
             state.inflight = nil
             guard !failed.isEmpty else { return }
             var merged = failed
-            merged.append(state.pending)
+            merged.append(state.pending, nowMs: nowMs)
             state.pending = merged
         }
     }

@@ -57,7 +57,7 @@ package final class Flusher: Sendable {
                 let started = clock.monotonic()
                 let outcome = client.send(job.batch, deadline: job.deadline)
                 store.recordDrop(reason: "rejected", count: outcome.refusedEntries)
-                store.finish(returning: outcome.retry)
+                store.finish(returning: outcome.retry, nowMs: clock.wallMs())
                 let now = clock.monotonic()
                 policy.withLock { $0.finished(success: outcome.success, at: now) }
                 let result: Result = outcome.success ? .delivered : .failed(outcome.lastError ?? "not delivered in time")
