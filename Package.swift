@@ -73,6 +73,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "GravelExtensionTests",
+            dependencies: [
+                "GravelExtension",
+                "Shared",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "GravelGatewayTests",
             dependencies: ["GravelGateway", "Shared"],
             swiftSettings: strict

@@ -1,0 +1,109 @@
+@testable import GravelExtension
+import Shared
+import Testing
+
+@Suite("Batch store: validation, limits, retries")
+struct BatchStoreTests {
+    let job = GroupingKey(labels: [("job", "fn")])
+    let other = GroupingKey(labels: [("job", "other")])
+
+    func store(maxSeries: Int = 1000, cumulative: Bool = false) -> BatchStore {
+        BatchStore(maxSeries: maxSeries, cumulative: cumulative, ownGrouping: GroupingKey(labels: [("job", "fn"), ("function_name", "fn")]))
+    }
+
+    func push(_ store: BatchStore, _ body: String, _ grouping: GroupingKey, _ method: PushMethod = .post) throws(PushRejection) {
+        let parsed: ParsedPush
+        do { parsed = try ExpositionParser.parse(body, grouping: grouping) } catch { throw .badRequest("\(error)") }
+        try store.push(parsed, to: grouping, method: method, arrivalMs: 1000)
+    }
+
+    func rendered(_ store: BatchStore) -> String {
+        var gateway = ModelGateway()
+        try? gateway.flush(store.pendingSnapshot, nowMs: 1000)
+        return gateway.render(nowMs: 1000)
+    }
+
+    @Test("A type conflict with the batch is a 400 and changes nothing")
+    func typeConflict() throws {
+        let s = store()
+        try push(s, "# TYPE x counter\nx 1\n", job)
+        let before = rendered(s)
+        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
+        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", job) }
+        #expect(rendered(s) == before)
+        // A PUT replaces the group, so its own families do not conflict.
+        try push(s, "# TYPE x gauge\nx 2\n", job, .put)
+    }
+
+    @Test("Two groups cannot expose the same series")
+    func ownership() throws {
+        let s = store()
+        try push(s, "x{instance=\"a\"} 1\n", job)
+        #expect(throws: PushRejection.self) {
+            try push(s, "x 1\n", GroupingKey(labels: [("job", "fn"), ("instance", "a")]))
+        }
+    }
+
+    @Test("Reserved gateway names are refused")
+    func reserved() {
+        let s = store()
+        #expect(throws: PushRejection.self) { try push(s, "push_time_seconds 1\n", job) }
+        #expect(throws: PushRejection.self) { try push(s, "gravel_gateway_series 1\n", job) }
+    }
+
+    @Test("GRAVEL_MAX_SERIES refuses pushes that add series, with a 422, and counts the drop")
+    func maxSeries() throws {
+        let s = store(maxSeries: 2)
+        try push(s, "a 1\nb 1\n", job)
+        try push(s, "a 5\n", job)  // no new series
+        do {
+            try push(s, "c 1\n", job)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.status == 422)
+        }
+        #expect(s.droppedTotal["max_series"] == 1)
+    }
+
+    @Test("A failed flush goes back in front of newer pushes")
+    func restore() throws {
+        let s = store()
+        try push(s, "# TYPE c counter\nc 1\n# TYPE g gauge\ng 1\n", job)
+        let taken = try #require(s.take(nowMs: 1000))
+        #expect(s.take(nowMs: 1000) == nil)  // one flush at a time
+        try push(s, "# TYPE c counter\nc 2\n# TYPE g gauge\ng 5\n", job)
+        s.finish(returning: taken, nowMs: 1000)
+        let state = s.pendingSnapshot.groups[job.key]!.state
+        #expect(state.families["c"]?.series.values.first?.value == .scalar(3))
+        #expect(state.families["g"]?.series.values.first?.value == .scalar(5))
+    }
+
+    @Test("Pushes are validated against the batch in flight too")
+    func inflightValidation() throws {
+        let s = store()
+        try push(s, "# TYPE x counter\nx 1\n", job)
+        _ = s.take(nowMs: 1000)
+        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
+    }
+
+    @Test("Drops are reported through the extension's own group at the next flush")
+    func dropsReported() throws {
+        let s = store()
+        s.recordDrop(reason: "rejected", count: 3)
+        let batch = try #require(s.take(nowMs: 1000))
+        let body = String(decoding: batch.groups.values.first!.request().body, as: UTF8.self)
+        #expect(body.contains("gravel_extension_dropped_total{function_name=\"fn\",job=\"fn\",reason=\"rejected\",clearmode=\"aggregate\"} 3"))
+    }
+
+    @Test("Cumulative mode: totals become deltas, and a PUT merges")
+    func cumulative() throws {
+        let s = store(cumulative: true)
+        try push(s, "# TYPE c counter\nc 5\n", job, .put)
+        #expect(s.take(nowMs: 1000) != nil)
+        s.finish(returning: Batch(), nowMs: 1000)  // delivered
+        try push(s, "# TYPE c counter\nc 7\n", job, .put)
+        let group = s.pendingSnapshot.groups[job.key]!
+        #expect(group.operation == .merge)
+        #expect(group.state.families["c"]?.series.values.first?.value == .scalar(2))
+    }
+}
