@@ -116,47 +116,59 @@ extension FamilyState {
     mutating func merge(
         _ incoming: ParsedSeries, pebbles: GroupState.PebbleStorage, nowMs: Int64, inserted: (LabelKey) -> Void
     ) -> Bool {
-        var stored = series.removeValue(forKey: incoming.key)
-        if stored == nil {
+        // The common case, an update of a stored plain series, hashes the key once and
+        // mutates the value in place.
+        guard let index = series.index(forKey: incoming.key) else {
             sortedCache = nil
             inserted(incoming.key)
+            var state = SeriesState(value: incoming.value, mode: incoming.mode)
+            var recorded = true
+            if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
+                recorded = Self.observe(v, incoming, spec, into: &state, fresh: true, pebbles: pebbles, nowMs: nowMs)
+            }
+            series[incoming.key] = state
+            return recorded
         }
-        var recorded = true
         if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
-            let at = min(incoming.timestampMs ?? nowMs, nowMs)
-            switch pebbles {
-            case .windows:
-                var window: PebbleWindow
-                if case .window(let existing)? = stored?.value, existing.spec == spec {
-                    window = existing
-                    stored!.value = .scalar(0)  // Drop the second reference so the ring mutates in place.
-                } else {
-                    window = PebbleWindow(spec: spec)
-                }
-                recorded = window.observe(v, at: at, nowMs: nowMs)
-                stored = SeriesState(value: .window(window), mode: incoming.mode)
-            case .observations:
-                var list: [TimedValue] = []
-                if case .observations(let existing)? = stored?.value, stored?.mode == incoming.mode {
-                    list = existing
-                    stored!.value = .scalar(0)
-                }
-                list.append(TimedValue(value: v, timestampMs: at))
-                stored = SeriesState(value: .observations(list), mode: incoming.mode)
-            }
-        } else if var existing = stored {
-            switch incoming.mode {
-            case .aggregate:
-                existing.value.aggregate(incoming.value)
-            case .replace, .family, .pebble:
-                existing.value = incoming.value
-                existing.mode = incoming.mode
-            }
-            stored = existing
-        } else {
-            stored = SeriesState(value: incoming.value, mode: incoming.mode)
+            return Self.observe(v, incoming, spec, into: &series.values[index], fresh: false, pebbles: pebbles, nowMs: nowMs)
         }
-        series[incoming.key] = stored
-        return recorded
+        switch incoming.mode {
+        case .aggregate:
+            series.values[index].value.aggregate(incoming.value)
+        case .replace, .family, .pebble:
+            series.values[index] = SeriesState(value: incoming.value, mode: incoming.mode)
+        }
+        return true
+    }
+
+    /// Adds one pebble observation to a series, starting a new window (or list) when the
+    /// series held something else or another pebble.
+    static func observe(
+        _ value: Double, _ incoming: ParsedSeries, _ spec: PebbleSpec, into state: inout SeriesState,
+        fresh: Bool, pebbles: GroupState.PebbleStorage, nowMs: Int64
+    ) -> Bool {
+        let at = min(incoming.timestampMs ?? nowMs, nowMs)
+        let sameMode = !fresh && state.mode == incoming.mode
+        state.mode = incoming.mode
+        switch pebbles {
+        case .windows:
+            var window: PebbleWindow
+            if sameMode, case .window(let existing) = state.value, existing.spec == spec {
+                window = existing
+            } else {
+                window = PebbleWindow(spec: spec)
+            }
+            state.value = .scalar(0)  // Drop the stored reference so the ring mutates in place.
+            let recorded = window.observe(value, at: at, nowMs: nowMs)
+            state.value = .window(window)
+            return recorded
+        case .observations:
+            var list: [TimedValue] = []
+            if sameMode, case .observations(let existing) = state.value { list = existing }
+            state.value = .scalar(0)
+            list.append(TimedValue(value: value, timestampMs: at))
+            state.value = .observations(list)
+            return true
+        }
     }
 }
