@@ -249,3 +249,32 @@ struct PebbleTests {
         #expect(String(decoding: a.bytes, as: UTF8.self) == "# TYPE lat gauge\nlat 9\n# TYPE temp gauge\ntemp 6\n")
     }
 }
+
+@Suite("Pebbles in replaced families")
+struct PebbleFamilyReplayTests {
+    @Test("A batch with a family push and pebble observations in one family replays exactly")
+    func replacedFamilyKeepsPebbleModes() throws {
+        let bodies = [
+            "# TYPE v gauge\nv{version=\"1\",clearmode=\"family\"} 1\nv{kind=\"lat\",clearmode=\"max1m\"} 5\n",
+            "# TYPE v gauge\nv{version=\"2\",clearmode=\"family\"} 1\nv{kind=\"lat\",clearmode=\"max1m\"} 3\n",
+        ]
+        var direct = GroupState()
+        var batch = GroupState(pebbleStorage: .observations)
+        for body in bodies {
+            for family in try ExpositionParser.parse(body).families {
+                direct.apply(family, nowMs: 1_000_000)
+                batch.apply(family, nowMs: 1_000_000)
+            }
+        }
+        var flush = ExpositionWriter(format: .text)
+        batch.render(into: &flush, clearModes: true, nowMs: 1_000_000)
+        let text = String(decoding: flush.bytes, as: UTF8.self)
+        #expect(text.contains("v{kind=\"lat\",clearmode=\"max1m\"} 3 1000000\n"))
+        var gateway = GroupState()
+        for family in try ExpositionParser.parse(flush.bytes).families { gateway.apply(family, nowMs: 1_000_000) }
+        var a = ExpositionWriter(format: .text), b = ExpositionWriter(format: .text)
+        direct.render(into: &a, nowMs: 1_000_500)
+        gateway.render(into: &b, nowMs: 1_000_500)
+        #expect(String(decoding: b.bytes, as: UTF8.self) == String(decoding: a.bytes, as: UTF8.self))
+    }
+}

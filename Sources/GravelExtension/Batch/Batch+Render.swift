@@ -27,22 +27,9 @@ extension BatchGroup {
     /// Writes every family once, sorted, each series with the `clearmode` that replays its
     /// merge: pebble observations as repeated lines with their timestamps; series of a
     /// family replaced by a `family` push as `family`.
-    ///
-    /// Written here rather than with `GroupState.render(clearModes:)` because a replaced
-    /// family may also hold pebble observations, which must keep their own mode.
     package func render(into writer: inout ExpositionWriter) {
-        for name in state.families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            var family = state.families[name]!
-            let names = writer.names(family: name, type: family.type)
-            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
-            for key in family.sortedKeys() {
-                let series = family.series[key]!
-                var mode = series.mode
-                if family.replaced, !mode.isPebble { mode = .family }
-                writer.writeSeries(
-                    name: names.sample, type: family.type, key: key, value: series.value,
-                    extraLabel: Array("clearmode=\"\(mode)\"".utf8))
-            }
-        }
+        var state = self.state
+        // A batch keeps pebble observations verbatim, so the time does not matter here.
+        state.render(into: &writer, clearModes: true, nowMs: 0)
     }
 }

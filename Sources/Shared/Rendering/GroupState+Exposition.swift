@@ -3,7 +3,8 @@ extension GroupState {
     ///
     /// - Parameter clearModes: write each series' merge rule as a `clearmode` label, so
     ///   that pushing the output downstream applies the same rules again (the extension's
-    ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every series.
+    ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every
+    ///   series but pebble ones, whose observations keep their own mode.
     ///   Pebble windows show their aggregate at `nowMs`; a family with nothing to show is skipped.
     public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false, nowMs: Int64) {
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
@@ -19,7 +20,7 @@ extension GroupState {
                 let series = family.series[key]!
                 var extra: [UInt8]? = nil
                 if clearModes {
-                    let mode: ClearMode = family.replaced ? .family : series.mode
+                    let mode: ClearMode = family.replaced && !series.mode.isPebble ? .family : series.mode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
                 writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra)
