@@ -15,7 +15,7 @@ final class GatewayMetrics: Sendable {
 
     init(version: String) { self.version = version }
 
-    func render(into writer: inout ExpositionWriter, series: Int, groups: Int) {
+    func render(into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int) {
         func counter(_ name: String, _ help: String, _ values: [(LabelKey, Int)]) {
             let names = writer.names(family: name, type: .counter)
             writer.writeHeader(metadataName: names.metadata, type: .counter, help: help)
@@ -31,6 +31,7 @@ final class GatewayMetrics: Sendable {
         counter("gravel_gateway_deletes_total", "Group deletions.", [(.empty, deletes.load(ordering: .relaxed))])
         gauge("gravel_gateway_groups", "Groups currently stored.", .empty, Double(groups))
         counter("gravel_gateway_groups_expired_total", "Groups dropped by --series-ttl.", [(.empty, expiredGroups.load(ordering: .relaxed))])
+        counter("gravel_gateway_pebble_observations_too_old_total", "Pebble observations ignored for being older than their window.", [(.empty, staleObservations)])
         counter("gravel_gateway_pushes_total", "Pushes by outcome.", [
             (LabelKey(labels: [("outcome", "accepted")]), pushesAccepted.load(ordering: .relaxed)),
             (LabelKey(labels: [("outcome", "rejected")]), pushesRejected.load(ordering: .relaxed)),

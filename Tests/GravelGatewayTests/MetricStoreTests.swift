@@ -12,7 +12,7 @@ struct MetricStoreTests {
 
     func scrape(_ store: MetricStore) -> String {
         var writer = ExpositionWriter(format: .text)
-        store.snapshot().render(into: &writer)
+        store.snapshot().render(into: &writer, now: 1000)
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 

@@ -178,7 +178,7 @@ struct BatchRenderingTests {
                 let bodies = pushes.map { MergeTests.body(MergeTests.lines($0)) }
                 var batch = try pushAll(bodies)
                 var writer = ExpositionWriter(format: .text)
-                batch.render(into: &writer, clearModes: true)
+                batch.render(into: &writer, clearModes: true, nowMs: 1_000_000)
                 let direct = try pushAll([start] + bodies)
                 let viaBatch = try pushAll([start, String(decoding: writer.bytes, as: UTF8.self)])
                 #expect(render(direct) == render(viaBatch))
@@ -194,7 +194,7 @@ struct BatchRenderingTests {
             "version{version=\"2\",clearmode=\"family\"} 1\n", "version{version=\"3\",clearmode=\"family\"} 1\n",
         ])
         var writer = ExpositionWriter(format: .text)
-        batch.render(into: &writer, clearModes: true)
+        batch.render(into: &writer, clearModes: true, nowMs: 1_000_000)
         let gateway = try pushAll(["version{version=\"1\",clearmode=\"family\"} 1\n", String(decoding: writer.bytes, as: UTF8.self)])
         #expect(render(gateway) == "# TYPE version untyped\nversion{version=\"3\"} 1\n")
     }

@@ -83,9 +83,9 @@ struct OpenMetricsParserTests {
             # EOF
             """, format: .openMetrics)
         var group = GroupState()
-        group.apply(push.families[0])
+        group.apply(push.families[0], nowMs: 0)
         let again = try ExpositionParser.parse("# TYPE h histogram\nh_bucket{le=\"1.0\"} 2\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n# EOF\n", format: .openMetrics)
-        group.apply(again.families[0])
+        group.apply(again.families[0], nowMs: 0)
         guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else { Issue.record("missing"); return }
         #expect(h.buckets == [Bucket(upperBound: 1, count: 3), Bucket(upperBound: .infinity, count: 3)])
     }

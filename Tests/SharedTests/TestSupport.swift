@@ -4,17 +4,17 @@ import Shared
 func render(_ group: GroupState, format: ExpositionFormat = .text) -> String {
     var group = group
     var writer = ExpositionWriter(format: format)
-    group.render(into: &writer)
+    group.render(into: &writer, nowMs: 1_000_000)
     writer.finish()
     return String(decoding: writer.bytes, as: UTF8.self)
 }
 
 /// Parses and merges bodies into a fresh group, one push after another.
-func pushAll(_ bodies: [String], grouping: GroupingKey = .empty, format: ExpositionFormat = .text) throws -> GroupState {
+func pushAll(_ bodies: [String], grouping: GroupingKey = .empty, format: ExpositionFormat = .text, nowMs: Int64 = 1_000_000) throws -> GroupState {
     var group = GroupState()
     for body in bodies {
         let push = try ExpositionParser.parse(body, format: format, grouping: grouping)
-        for family in push.families { group.apply(family) }
+        for family in push.families { group.apply(family, nowMs: nowMs) }
     }
     return group
 }

@@ -76,13 +76,13 @@ struct GatewayResponder: HTTPResponder {
             return reject(.unsupportedMediaType, "unsupported Content-Encoding \(other); send identity or gzip", request, context)
         }
         let contentType = request.headers[.contentType]
-        if let contentType, contentType.contains("protobuf") {
-            return reject(.unsupportedMediaType, "the protobuf format is not supported; push the text format (text/plain; version=0.0.4) or OpenMetrics", request, context)
-        }
         let parsed = body.withUnsafeReadableBytes { raw in
-            let format = ExpositionFormat.detect(contentType: contentType, body: raw)
-            return Result { () throws(ExpositionError) -> ParsedPush in
-                try ExpositionParser.parse(raw, format: format, grouping: grouping)
+            Result { () throws(ExpositionError) -> ParsedPush in
+                if ProtobufExposition.matches(contentType: contentType) {
+                    return try ProtobufExposition.parse(raw, grouping: grouping)
+                }
+                let format = ExpositionFormat.detect(contentType: contentType, body: raw)
+                return try ExpositionParser.parse(raw, format: format, grouping: grouping)
             }
         }
         let push: ParsedPush
@@ -124,8 +124,10 @@ struct GatewayResponder: HTTPResponder {
         let format: ExpositionFormat = Self.wantsOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
         let snapshot = store.snapshot()
         var writer = ExpositionWriter(format: format, capacity: 1 << 16)
-        snapshot.render(into: &writer)
-        metrics.render(into: &writer, series: store.seriesCount, groups: snapshot.groups.count)
+        snapshot.render(into: &writer, now: clock())
+        metrics.render(
+            into: &writer, series: store.seriesCount, groups: snapshot.groups.count,
+            staleObservations: store.staleObservations.load(ordering: .relaxed))
         writer.finish()
         var body = ByteBuffer(bytes: writer.bytes)
         var headers: HTTPFields = [.contentType: writer.contentType]

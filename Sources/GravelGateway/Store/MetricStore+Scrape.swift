@@ -31,8 +31,10 @@ extension MetricStore {
 
 extension MetricStore.Snapshot {
     /// Renders every family once, sorted by name; within a family, groups in key order and
-    /// series in key order. Then `push_time_seconds` per group.
-    func render(into writer: inout ExpositionWriter) {
+    /// series in key order. Then `push_time_seconds` per group. Pebble series show their
+    /// window's aggregate at `now` (seconds), and nothing once the window is empty.
+    func render(into writer: inout ExpositionWriter, now: Double) {
+        let nowMs = Int64((now * 1000).rounded())
         var holders: [String: [LabelKey]] = [:]
         for groupKey in sortedGroupKeys {
             guard let group = groups[groupKey] else { continue }
@@ -50,12 +52,18 @@ extension MetricStore.Snapshot {
                 if help == nil { help = family.help }
             }
             let names = writer.names(family: name, type: type)
-            writer.writeHeader(metadataName: names.metadata, type: type, help: help)
+            // The header waits for the first visible series: a family of empty windows shows nothing.
+            var headerWritten = false
             for groupKey in groupKeys {
                 let family = groups[groupKey]!.state.families[name]!
                 let keys = family.cachedSortedKeys ?? family.series.keys.sorted()
                 for key in keys {
-                    writer.writeSeries(name: names.sample, type: type, key: key, value: family.series[key]!.value)
+                    guard let value = family.series[key]!.value.exposed(atMs: nowMs) else { continue }
+                    if !headerWritten {
+                        writer.writeHeader(metadataName: names.metadata, type: type, help: help)
+                        headerWritten = true
+                    }
+                    writer.writeSeries(name: names.sample, type: type, key: key, value: value)
                 }
             }
         }

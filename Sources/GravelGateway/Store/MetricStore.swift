@@ -39,6 +39,8 @@ final class MetricStore: Sendable {
 
     let state = Mutex(State())
     let maxSeries: Int
+    /// Pebble observations ignored because they were older than their window.
+    let staleObservations = Atomic<Int>(0)
 
     /// Names the gateway writes itself; pushes may not use them.
     static let reservedName = "push_time_seconds"
@@ -59,16 +61,17 @@ final class MetricStore: Sendable {
             }
         }
         let maxSeries = self.maxSeries
-        let result: Result<Void, PushError> = state.withLock { state in
+        let result: Result<Int, PushError> = state.withLock { state in
             do throws(PushError) {
                 try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
             } catch {
                 return .failure(error)
             }
-            Self.apply(push, grouping, method, &state, now: now)
-            return .success(())
+            let stale = Self.apply(push, grouping, method, &state, now: now)
+            return .success(stale)
         }
-        try result.get()
+        let stale = try result.get()
+        if stale > 0 { staleObservations.add(stale, ordering: .relaxed) }
     }
 
     /// Removes a group. Removing a group that does not exist succeeds, as in the Pushgateway.
@@ -141,8 +144,11 @@ final class MetricStore: Sendable {
 
     // MARK: - Mutation
 
-    static func apply(_ push: ParsedPush, _ grouping: GroupingKey, _ method: Method, _ state: inout State, now: Double) {
+    /// Returns the number of pebble observations too old for their window.
+    static func apply(_ push: ParsedPush, _ grouping: GroupingKey, _ method: Method, _ state: inout State, now: Double) -> Int {
         let groupKey = grouping.key
+        let nowMs = Int64((now * 1000).rounded())
+        var stale = 0
         var group = state.groups.removeValue(forKey: groupKey) ?? Group(grouping: grouping)
         if group.state.isEmpty { state.sortedGroupKeys = nil }
         if method == .put { clear(&group, &state) }
@@ -150,8 +156,9 @@ final class MetricStore: Sendable {
         for family in push.families {
             let name = family.name
             let had = group.state.families[name] != nil
-            group.state.apply(
+            stale += group.state.apply(
                 family,
+                nowMs: nowMs,
                 inserted: { key in
                     state.owners[SeriesID(family: name, key: key)] = groupKey
                     state.seriesCount += 1
@@ -172,6 +179,7 @@ final class MetricStore: Sendable {
         if changed { state.unsorted.insert(groupKey) }
         group.pushTimeSeconds = now
         state.groups[groupKey] = group
+        return stale
     }
 
     /// Empties a group's state, keeping the indexes right.

@@ -47,9 +47,21 @@ public struct FamilyState: Sendable {
 /// group per batch. Merging is total: anything `ExpositionParser` accepted and the caller
 /// validated against other groups merges without failing.
 public struct GroupState: Sendable {
-    public var families: [String: FamilyState]
+    /// How pebble series (`clearmode="mean5m"` and the like) are kept.
+    public enum PebbleStorage: Sendable {
+        /// As time windows that answer their aggregate at scrape time (the gateway).
+        case windows
+        /// As every observation with its time, to be replayed downstream (a batch).
+        case observations
+    }
 
-    public init() { families = [:] }
+    public var families: [String: FamilyState]
+    public let pebbleStorage: PebbleStorage
+
+    public init(pebbleStorage: PebbleStorage = .windows) {
+        families = [:]
+        self.pebbleStorage = pebbleStorage
+    }
 
     public var isEmpty: Bool { families.isEmpty }
 
@@ -59,13 +71,18 @@ public struct GroupState: Sendable {
     /// Merges one parsed family into the group.
     ///
     /// - Parameters:
+    ///   - nowMs: the current time in milliseconds; pebble observations without a timestamp
+    ///     are made now, and later ones are clamped to it.
     ///   - inserted: called for each series key that did not exist before.
     ///   - removed: called for each series key that a family replacement dropped.
+    /// - Returns: the number of pebble observations ignored for being older than their window.
+    @discardableResult
     public mutating func apply(
         _ parsed: ParsedFamily,
+        nowMs: Int64,
         inserted: (LabelKey) -> Void = { _ in },
         removed: (LabelKey) -> Void = { _ in }
-    ) {
+    ) -> Int {
         var family = families.removeValue(forKey: parsed.name) ?? FamilyState(type: parsed.type, help: parsed.help)
         if let help = parsed.help { family.help = help }
         if parsed.replacesFamily {
@@ -74,13 +91,15 @@ public struct GroupState: Sendable {
             family.sortedCache = []
             family.replaced = true
         }
+        var stale = 0
         for incoming in parsed.series {
-            family.merge(incoming, inserted: inserted)
+            if !family.merge(incoming, pebbles: pebbleStorage, nowMs: nowMs, inserted: inserted) { stale += 1 }
         }
         if family.series.isEmpty, !family.replaced {
-            return  // Keep no empty families around (they would render as bare headers).
+            return stale  // Keep no empty families around (they would render as bare headers).
         }
         families[parsed.name] = family
+        return stale
     }
 
     /// Removes everything, reporting each dropped key.
@@ -93,20 +112,63 @@ public struct GroupState: Sendable {
 }
 
 extension FamilyState {
-    mutating func merge(_ incoming: ParsedSeries, inserted: (LabelKey) -> Void) {
-        guard var stored = series[incoming.key] else {
-            series[incoming.key] = SeriesState(value: incoming.value, mode: incoming.mode)
+    /// Merges one series; false when a pebble observation was too old for its window.
+    mutating func merge(
+        _ incoming: ParsedSeries, pebbles: GroupState.PebbleStorage, nowMs: Int64, inserted: (LabelKey) -> Void
+    ) -> Bool {
+        // The common case, an update of a stored plain series, hashes the key once and
+        // mutates the value in place.
+        guard let index = series.index(forKey: incoming.key) else {
             sortedCache = nil
             inserted(incoming.key)
-            return
+            var state = SeriesState(value: incoming.value, mode: incoming.mode)
+            var recorded = true
+            if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
+                recorded = Self.observe(v, incoming, spec, into: &state, fresh: true, pebbles: pebbles, nowMs: nowMs)
+            }
+            series[incoming.key] = state
+            return recorded
+        }
+        if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
+            return Self.observe(v, incoming, spec, into: &series.values[index], fresh: false, pebbles: pebbles, nowMs: nowMs)
         }
         switch incoming.mode {
         case .aggregate:
-            stored.value.aggregate(incoming.value)
+            series.values[index].value.aggregate(incoming.value)
         case .replace, .family, .pebble:
-            stored.value = incoming.value
-            stored.mode = incoming.mode
+            series.values[index] = SeriesState(value: incoming.value, mode: incoming.mode)
         }
-        series[incoming.key] = stored
+        return true
+    }
+
+    /// Adds one pebble observation to a series, starting a new window (or list) when the
+    /// series held something else or another pebble.
+    static func observe(
+        _ value: Double, _ incoming: ParsedSeries, _ spec: PebbleSpec, into state: inout SeriesState,
+        fresh: Bool, pebbles: GroupState.PebbleStorage, nowMs: Int64
+    ) -> Bool {
+        let at = min(incoming.timestampMs ?? nowMs, nowMs)
+        let sameMode = !fresh && state.mode == incoming.mode
+        state.mode = incoming.mode
+        switch pebbles {
+        case .windows:
+            var window: PebbleWindow
+            if sameMode, case .window(let existing) = state.value, existing.spec == spec {
+                window = existing
+            } else {
+                window = PebbleWindow(spec: spec)
+            }
+            state.value = .scalar(0)  // Drop the stored reference so the ring mutates in place.
+            let recorded = window.observe(value, at: at, nowMs: nowMs)
+            state.value = .window(window)
+            return recorded
+        case .observations:
+            var list: [TimedValue] = []
+            if sameMode, case .observations(let existing) = state.value { list = existing }
+            state.value = .scalar(0)
+            list.append(TimedValue(value: value, timestampMs: at))
+            state.value = .observations(list)
+            return true
+        }
     }
 }

@@ -15,7 +15,8 @@ extension SeriesValue {
                 sum: addOptional(a.sum, b.sum),
                 count: addOptional(a.count, b.count)))
         default:
-            // Kinds only differ when a family changed type, which callers refuse first.
+            // Kinds only differ when a family changed type (refused first) or a pebble
+            // series is aggregated as a plain one, which starts it afresh.
             self = other
         }
     }

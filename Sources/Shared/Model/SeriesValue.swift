@@ -52,4 +52,14 @@ public enum SeriesValue: Sendable, Hashable {
     case scalar(Double)
     case histogram(HistogramValue)
     case summary(SummaryValue)
+    /// A pebble series as the gateway stores it: a window of observations.
+    case window(PebbleWindow)
+    /// A pebble series as a batch keeps it: every observation with its time, in order.
+    case observations([TimedValue])
+
+    /// What a scrape at `nowMs` shows: windows become their aggregate (nil when empty).
+    public func exposed(atMs nowMs: Int64) -> SeriesValue? {
+        guard case .window(let window) = self else { return self }
+        return window.value(atMs: nowMs).map(SeriesValue.scalar)
+    }
 }

@@ -480,7 +480,7 @@ public struct ExpositionParser {
                 switch series.value {
                 case .histogram(let h): h.sum != nil
                 case .summary(let q): q.sum != nil
-                case .scalar: true
+                case .scalar, .window, .observations: true
                 }
             }
             builders[index].family.series[s].value.setSum(value)
@@ -615,6 +615,10 @@ public struct ExpositionParser {
                     try validateHistogram(&builder, s)
                 }
             }
+            // Pebble series are exposed as gauges: an untyped family that holds one becomes a gauge.
+            if type == .untyped, builder.family.series.contains(where: { $0.mode.isPebble }) {
+                builder.family.type = .gauge
+            }
             // A family whose only lines were `_created` has nothing to store.
             if !builder.family.series.isEmpty { families.append(builder.family) }
         }
@@ -709,7 +713,7 @@ extension SeriesValue {
         switch self {
         case .histogram(var h): h.sum = sum; self = .histogram(h)
         case .summary(var q): q.sum = sum; self = .summary(q)
-        case .scalar: break
+        case .scalar, .window, .observations: break
         }
     }
 

@@ -58,6 +58,8 @@ public struct ParsedPush: Sendable {
                 case .scalar: n + 1
                 case .histogram(let h): n + h.buckets.count + (h.sum == nil ? 1 : 2)
                 case .summary(let q): n + q.quantiles.count + (q.sum == nil ? 0 : 1) + (q.count == nil ? 0 : 1)
+                case .window: n + 1
+                case .observations(let list): n + list.count
                 }
             }
         }

@@ -78,6 +78,13 @@ public struct ExpositionWriter {
             }
             if let sum = s.sum { line(name, suffix: "_sum", key, extraLabel, nil, nil, sum, nil) }
             if let count = s.count { line(name, suffix: "_count", key, extraLabel, nil, nil, count, nil) }
+        case .observations(let list):
+            for observation in list {
+                line(name, suffix: "", key, extraLabel, nil, nil, observation.value, observation.timestampMs)
+            }
+        case .window:
+            // Callers resolve windows with `SeriesValue.exposed(atMs:)`: their value depends on the time.
+            break
         }
     }
 

@@ -4,21 +4,26 @@ extension GroupState {
     /// - Parameter clearModes: write each series' merge rule as a `clearmode` label, so
     ///   that pushing the output downstream applies the same rules again (the extension's
     ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every series.
-    public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false) {
+    ///   Pebble windows show their aggregate at `nowMs`; a family with nothing to show is skipped.
+    public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false, nowMs: Int64) {
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var family = families.removeValue(forKey: name)!
+            defer { families[name] = family }
+            let keys = family.sortedKeys()
+            let values = keys.map { family.series[$0]!.value.exposed(atMs: nowMs) }
+            guard values.contains(where: { $0 != nil }) else { continue }
             let names = writer.names(family: name, type: family.type)
             writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
-            for key in family.sortedKeys() {
+            for (key, value) in zip(keys, values) {
+                guard let value else { continue }
                 let series = family.series[key]!
                 var extra: [UInt8]? = nil
                 if clearModes {
                     let mode: ClearMode = family.replaced ? .family : series.mode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
-                writer.writeSeries(name: names.sample, type: family.type, key: key, value: series.value, extraLabel: extra)
+                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra)
             }
-            families[name] = family
         }
     }
 }

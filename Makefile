@@ -1,0 +1,52 @@
+# Gravel: build, run, test and benchmark.
+#
+#   make build           debug build of every target
+#   make run [ARGS=...]  build and run gravel-gateway (default ARGS: -l localhost:4278)
+#   make test            Swift tests, then the Python integration tests in tests/integration
+#   make bench           benchmarks (scripts/bench.sh)
+#   make clean           remove build products and test caches
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := build
+
+SWIFT   ?= swift
+PYTHON  ?= python3
+ARGS    ?= -l localhost:4278
+# Extra flags for every swift command, e.g. SWIFT_FLAGS="--scratch-path .build-release -c release".
+SWIFT_FLAGS ?=
+
+.PHONY: build run test bench clean
+
+build:
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+run:
+	scripts/setup.sh run
+	$(SWIFT) build $(SWIFT_FLAGS)
+	bin="$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	exec "$$bin/gravel-gateway" $(ARGS)
+
+test:
+	scripts/setup.sh test
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	bin="$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
+	GRAVEL_BIN_DIR="$$bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/lambda tests/integration
+
+bench:
+	if [ -f scripts/bench.sh ]; then
+	    scripts/setup.sh bench
+	    exec bash scripts/bench.sh
+	else
+	    echo "make bench: benchmarks are not available yet (scripts/bench.sh is missing)"
+	fi
+
+clean:
+	if [ -d .build ]; then $(SWIFT) package clean; fi
+	rm -rf .pytest_cache tests/integration/.pytest_cache
+	find tests -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Targets of the parts that keep their own fragments (the extension's layer and demo).
+-include mk/*.mk

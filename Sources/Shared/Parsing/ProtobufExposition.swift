@@ -1,0 +1,317 @@
+/// Reads the Prometheus protobuf exposition (`application/vnd.google.protobuf;
+/// proto=io.prometheus.client.MetricFamily; encoding=delimited`), which Go clients push
+/// by default.
+///
+/// The families are translated into the text format and handed to ``ExpositionParser``,
+/// so both formats share one set of rules (clearmode, grouping labels, validation).
+/// Native histograms are refused: only classic buckets have a text form.
+public enum ProtobufExposition {
+    /// Whether a `Content-Type` names the delimited protobuf format.
+    public static func matches(contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        return contentType.contains("application/vnd.google.protobuf")
+    }
+
+    /// Parses a delimited stream of `MetricFamily` messages.
+    public static func parse(_ body: UnsafeRawBufferPointer, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
+        let text = try translate(body)
+        do {
+            return try ExpositionParser.parse(text, format: .text, grouping: grouping)
+        } catch {
+            throw ExpositionError(error.code, "protobuf body, as text \(error.description)", line: 0)
+        }
+    }
+
+    /// The text-format equivalent of a delimited protobuf body.
+    public static func translate(_ body: UnsafeRawBufferPointer) throws(ExpositionError) -> [UInt8] {
+        var reader = WireReader(body, start: 0, end: body.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count * 2)
+        var index = 0
+        while !reader.atEnd {
+            index += 1
+            let length = try reader.varint(context: "length of metric family \(index)")
+            guard length <= UInt64(reader.remaining) else {
+                throw ExpositionError(.syntax, "protobuf: metric family \(index) is truncated", line: 0)
+            }
+            let family = try decodeFamily(reader.sub(Int(length)), index: index)
+            try family.appendText(to: &out)
+        }
+        return out
+    }
+
+    // MARK: - Messages
+
+    struct Family {
+        var name = ""
+        var help: String?
+        var type: UInt64 = 3
+        var metrics: [Metric] = []
+    }
+
+    struct Metric {
+        var labels: [(String, String)] = []
+        var kind: UInt64?  // The field number of the value message.
+        var value = 0.0
+        var count: Double?
+        var sum: Double?
+        var buckets: [(bound: Double, count: Double)] = []
+        var quantiles: [(q: Double, v: Double)] = []
+        var native = false
+        var timestampMs: Int64?
+    }
+
+    static func decodeFamily(_ r: WireReader, index: Int) throws(ExpositionError) -> Family {
+        var r = r
+        var family = Family()
+        while !r.atEnd {
+            let (field, wire) = try r.tag()
+            switch (field, wire) {
+            case (1, 2): family.name = try r.string()
+            case (2, 2): family.help = try r.string()
+            case (3, 0): family.type = try r.varint(context: "type")
+            case (4, 2): family.metrics.append(try decodeMetric(try r.message()))
+            default: try r.skip(wire)
+            }
+        }
+        guard !family.name.isEmpty else {
+            throw ExpositionError(.invalidName, "protobuf: metric family \(index) has no name", line: 0)
+        }
+        return family
+    }
+
+    static func decodeMetric(_ r: WireReader) throws(ExpositionError) -> Metric {
+        var r = r
+        var metric = Metric()
+        while !r.atEnd {
+            let (field, wire) = try r.tag()
+            switch (field, wire) {
+            case (1, 2):
+                var pair = try r.message()
+                var name = "", value = ""
+                while !pair.atEnd {
+                    let (f, w) = try pair.tag()
+                    switch (f, w) {
+                    case (1, 2): name = try pair.string()
+                    case (2, 2): value = try pair.string()
+                    default: try pair.skip(w)
+                    }
+                }
+                metric.labels.append((name, value))
+            case (2, 2), (3, 2), (5, 2):  // gauge, counter, untyped: `double value = 1`
+                metric.kind = field
+                var m = try r.message()
+                while !m.atEnd {
+                    let (f, w) = try m.tag()
+                    if f == 1, w == 1 { metric.value = try m.double() } else { try m.skip(w) }
+                }
+            case (4, 2):
+                metric.kind = 4
+                var m = try r.message()
+                while !m.atEnd {
+                    let (f, w) = try m.tag()
+                    switch (f, w) {
+                    case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
+                    case (2, 1): metric.sum = try m.double()
+                    case (3, 2):
+                        var q = try m.message()
+                        var quantile = 0.0, value = 0.0
+                        while !q.atEnd {
+                            let (qf, qw) = try q.tag()
+                            switch (qf, qw) {
+                            case (1, 1): quantile = try q.double()
+                            case (2, 1): value = try q.double()
+                            default: try q.skip(qw)
+                            }
+                        }
+                        metric.quantiles.append((quantile, value))
+                    default: try m.skip(w)
+                    }
+                }
+            case (7, 2):
+                metric.kind = 7
+                var m = try r.message()
+                while !m.atEnd {
+                    let (f, w) = try m.tag()
+                    switch (f, w) {
+                    case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
+                    case (4, 1): metric.count = try m.double()
+                    case (2, 1): metric.sum = try m.double()
+                    case (3, 2):
+                        var b = try m.message()
+                        var bound = 0.0, count = 0.0
+                        while !b.atEnd {
+                            let (bf, bw) = try b.tag()
+                            switch (bf, bw) {
+                            case (1, 0): count = Double(try b.varint(context: "cumulative_count"))
+                            case (4, 1): count = try b.double()
+                            case (2, 1): bound = try b.double()
+                            default: try b.skip(bw)
+                            }
+                        }
+                        metric.buckets.append((bound, count))
+                    case (5, _), (9, _), (10, _), (11, _), (12, _), (13, _), (14, _):
+                        metric.native = true
+                        try m.skip(w)
+                    default: try m.skip(w)
+                    }
+                }
+            case (6, 0):
+                metric.timestampMs = Int64(bitPattern: try r.varint(context: "timestamp_ms"))
+            default:
+                try r.skip(wire)
+            }
+        }
+        return metric
+    }
+}
+
+extension ProtobufExposition.Family {
+    /// Writes the family as text 0.0.4 lines.
+    func appendText(to out: inout [UInt8]) throws(ExpositionError) {
+        let typeName: String
+        switch type {
+        case 0: typeName = "counter"
+        case 1: typeName = "gauge"
+        case 2: typeName = "summary"
+        case 3: typeName = "untyped"
+        case 4, 5: typeName = "histogram"
+        default:
+            throw ExpositionError(.metadata, "protobuf: \(name) has unknown metric type \(type)", line: 0)
+        }
+        if let help, !help.isEmpty {
+            out.append(contentsOf: "# HELP \(name) ".utf8)
+            for b in help.utf8 {
+                switch b {
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                default: out.append(b)
+                }
+            }
+            out.append(0x0A)
+        }
+        out.append(contentsOf: "# TYPE \(name) \(typeName)\n".utf8)
+        for metric in metrics {
+            switch type {
+            case 2:
+                for q in metric.quantiles { line(&out, "", metric, ("quantile", q.q), q.v, metric.timestampMs) }
+                if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }
+                if let count = metric.count { line(&out, "_count", metric, nil, count, nil) }
+            case 4, 5:
+                if metric.native, metric.buckets.isEmpty {
+                    throw ExpositionError(.invalidHistogram, "protobuf: \(name) is a native histogram; push classic buckets", line: 0)
+                }
+                for b in metric.buckets { line(&out, "_bucket", metric, ("le", b.bound), b.count, nil) }
+                if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }
+                line(&out, "_count", metric, nil, metric.count ?? metric.buckets.last?.count ?? 0, nil)
+            default:
+                line(&out, "", metric, nil, metric.value, metric.timestampMs)
+            }
+        }
+    }
+
+    func line(_ out: inout [UInt8], _ suffix: String, _ metric: ProtobufExposition.Metric, _ bound: (String, Double)?, _ value: Double, _ timestampMs: Int64?) {
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: suffix.utf8)
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for (labelName, labelValue) in metric.labels {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(contentsOf: labelName.utf8)
+            out.append(contentsOf: "=\"".utf8)
+            LabelKey.appendEscaped(labelValue, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        if let (labelName, boundValue) = bound {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "\(labelName)=\"".utf8)
+            NumberFormatting.appendDouble(boundValue, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(contentsOf: "} ".utf8)
+        NumberFormatting.appendDouble(value, to: &out)
+        if let timestampMs {
+            out.append(0x20)
+            NumberFormatting.appendInt(timestampMs, to: &out)
+        }
+        out.append(0x0A)
+    }
+}
+
+/// A cursor over protobuf wire-format bytes.
+struct WireReader {
+    let base: UnsafeRawBufferPointer
+    var position: Int
+    let end: Int
+
+    init(_ base: UnsafeRawBufferPointer, start: Int, end: Int) {
+        self.base = base
+        self.position = start
+        self.end = end
+    }
+
+    var atEnd: Bool { position >= end }
+    var remaining: Int { end - position }
+
+    func truncated(_ what: String) -> ExpositionError {
+        ExpositionError(.syntax, "protobuf: truncated \(what) at byte \(position)", line: 0)
+    }
+
+    mutating func varint(context: String) throws(ExpositionError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard position < end, shift < 64 else { throw truncated(context) }
+            let byte = base[position]
+            position += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func tag() throws(ExpositionError) -> (field: UInt64, wire: UInt64) {
+        let key = try varint(context: "field tag")
+        return (key >> 3, key & 7)
+    }
+
+    mutating func double() throws(ExpositionError) -> Double {
+        guard remaining >= 8 else { throw truncated("double") }
+        var bits: UInt64 = 0
+        for k in 0..<8 { bits |= UInt64(base[position + k]) << (8 * UInt64(k)) }
+        position += 8
+        return Double(bitPattern: bits)
+    }
+
+    mutating func sub(_ length: Int) -> WireReader {
+        let reader = WireReader(base, start: position, end: position + length)
+        position += length
+        return reader
+    }
+
+    mutating func message() throws(ExpositionError) -> WireReader {
+        let length = try varint(context: "length")
+        guard length <= UInt64(remaining) else { throw truncated("message") }
+        return sub(Int(length))
+    }
+
+    mutating func string() throws(ExpositionError) -> String {
+        let reader = try message()
+        let bytes = UnsafeRawBufferPointer(rebasing: base[reader.position..<reader.end])
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ExpositionError(.invalidUTF8, "protobuf: a string is not valid UTF-8", line: 0)
+        }
+        return text
+    }
+
+    mutating func skip(_ wire: UInt64) throws(ExpositionError) {
+        switch wire {
+        case 0: _ = try varint(context: "varint")
+        case 1: guard remaining >= 8 else { throw truncated("fixed64") }; position += 8
+        case 2: _ = try message()
+        case 5: guard remaining >= 4 else { throw truncated("fixed32") }; position += 4
+        default: throw ExpositionError(.syntax, "protobuf: unsupported wire type \(wire) at byte \(position)", line: 0)
+        }
+    }
+}
