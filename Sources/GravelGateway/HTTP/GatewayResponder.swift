@@ -59,14 +59,23 @@ struct GatewayResponder: HTTPResponder {
             body = try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
+        } catch is NIOTooManyBytesError {
+            // What collect(upTo:) throws when the body streams past the limit.
+            return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
             break
         case "gzip", "x-gzip":
-            do {
-                body = try Gzip.decompress(body, limit: maxBodyBytes)
+            do throws(Gzip.Failure) {
+                let compressed = body
+                body = try Gzip.decompress(compressed, limit: maxBodyBytes)
+                // The inflater stops near the limit (its buffers round up); the limit is exact.
+                guard body.readableBytes <= maxBodyBytes else { throw .tooLarge(limit: maxBodyBytes) }
+                guard GzipTrailer.matches(compressed: compressed, inflatedBytes: body.readableBytes) else {
+                    return reject(.badRequest, "the gzip body is truncated or has trailing data; send the whole stream", request, context)
+                }
             } catch .tooLarge {
                 return reject(.contentTooLarge, "the decompressed body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
             } catch {
