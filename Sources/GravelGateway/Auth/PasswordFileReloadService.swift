@@ -35,3 +35,7 @@ struct PasswordFileReloadService: Service {
         }
     }
 }
+
+extension PasswordFileReloadService: CustomStringConvertible {
+    var description: String { "PasswordFileReloadService(\(file?.path ?? "no file"))" }
+}

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 
 /// The server side of `--tls-cert` and `--tls-key`: PEM files read and checked at start-up,
@@ -24,8 +25,11 @@ enum TLSFiles {
         } catch {
             throw Failure(description: "cannot read the TLS private key \(keyPath) (--tls-key): \(error); expected an unencrypted PEM key")
         }
-        let configuration = TLSConfiguration.makeServerConfiguration(
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // On close the server sends close_notify and waits for the peer's; idle keep-alive
+        // clients rarely answer, and the default 5 s would stretch every graceful shutdown.
+        configuration.shutdownTimeout = .milliseconds(500)
         do {
             // Builds the context once now: BoringSSL checks here that the key fits the certificate.
             _ = try NIOSSLContext(configuration: configuration)

@@ -40,3 +40,7 @@ struct SeriesExpiryService: Service {
         return expired
     }
 }
+
+extension SeriesExpiryService: CustomStringConvertible {
+    var description: String { "SeriesExpiryService(ttl: \(ttl))" }
+}
