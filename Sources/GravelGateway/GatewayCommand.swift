@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Shared
 
 #if canImport(FoundationEssentials)
@@ -25,6 +26,26 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
     var maxSeries = 1_000_000
 
+    @Option(help: ArgumentHelp(
+        "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
+        valueName: "file"))
+    var basicAuthFile: String?
+
+    @Flag(help: "With --basic-auth-file, GET /metrics needs a password too.")
+    var protectScrape = false
+
+    @Option(help: ArgumentHelp("PEM certificate (chain) to serve HTTPS with; needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("Drop groups not pushed to for this long, e.g. 90s, 15m, 2h (default: keep them).", valueName: "duration"))
+    var seriesTtl: String?
+
+    @Option(help: ArgumentHelp("Close connections idle this long, and requests whose body takes longer to arrive.", valueName: "duration"))
+    var readTimeout = "30s"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -40,6 +61,7 @@ struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("unknown log level \(logLevel); use trace, debug, info, notice, warning, error or critical")
         }
         let address = try ListenAddress(listen)
+        let protection = try protectionSettings()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -48,15 +70,20 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "gravel-gateway")
         let store = MetricStore(maxSeries: maxSeries)
         let metrics = GatewayMetrics(version: GravelVersion.string)
-        let responder = GatewayResponder(
-            store: store, metrics: metrics, maxBodyBytes: maxBodyBytes,
-            clock: { Date().timeIntervalSince1970 })
+        let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+        var responder = GatewayResponder(
+            store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
+        responder.authenticator = protection.authenticator
+        responder.protectScrape = protectScrape
         let app = Application(
             responder: responder,
+            server: try protection.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             logger: logger)
-        logger.info("gravel-gateway \(GravelVersion.string) listening", metadata: ["address": "\(listen)"])
-        try await app.runService()
+        var services: [any Service] = [app]
+        services += protection.services(store: store, metrics: metrics, clock: clock, logger: logger)
+        logger.info("gravel-gateway \(GravelVersion.string) listening", metadata: protection.startMetadata(listen: listen))
+        try await Self.runUntilStopped(services, logger: logger)
     }
 }
 

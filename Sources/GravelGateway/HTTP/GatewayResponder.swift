@@ -15,19 +15,27 @@ struct GatewayResponder: HTTPResponder {
     let metrics: GatewayMetrics
     let maxBodyBytes: Int
     let clock: @Sendable () -> Double
+    /// `--basic-auth-file`: when set, pushes need credentials.
+    var authenticator: Authenticator? = nil
+    /// `--protect-scrape`: the scrape needs credentials too.
+    var protectScrape = false
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
         switch path {
         case "/-/healthy", "/-/ready":
+            // Never behind auth: Kubernetes probes carry no credentials.
             guard request.method == .get || request.method == .head else { return methodNotAllowed("GET") }
             return text(.ok, "OK")
         case "/metrics" where request.method == .get || request.method == .head:
+            if protectScrape, let denied = await authenticate(request, context) { return denied }
             return scrape(request)
         default:
             guard path == "/metrics" || path.hasPrefix("/metrics/") else {
                 return text(.notFound, "not found: \(path); push to /metrics/job/<job>, scrape GET /metrics")
             }
+            // Before the body is read: an unauthenticated client gets nothing parsed.
+            if let denied = await authenticate(request, context) { return denied }
             switch request.method {
             case .post: return try await push(request, context: context, method: .post)
             case .put: return try await push(request, context: context, method: .put)
@@ -51,14 +59,23 @@ struct GatewayResponder: HTTPResponder {
             body = try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
+        } catch is NIOTooManyBytesError {
+            // What collect(upTo:) throws when the body streams past the limit.
+            return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
             break
         case "gzip", "x-gzip":
-            do {
-                body = try Gzip.decompress(body, limit: maxBodyBytes)
+            do throws(Gzip.Failure) {
+                let compressed = body
+                body = try Gzip.decompress(compressed, limit: maxBodyBytes)
+                // The inflater stops near the limit (its buffers round up); the limit is exact.
+                guard body.readableBytes <= maxBodyBytes else { throw .tooLarge(limit: maxBodyBytes) }
+                guard GzipTrailer.matches(compressed: compressed, inflatedBytes: body.readableBytes) else {
+                    return reject(.badRequest, "the gzip body is truncated or has trailing data; send the whole stream", request, context)
+                }
             } catch .tooLarge {
                 return reject(.contentTooLarge, "the decompressed body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
             } catch {
@@ -144,6 +161,35 @@ struct GatewayResponder: HTTPResponder {
             return true
         }
         return false
+    }
+
+    // MARK: - Auth
+
+    /// `nil` when the request may go on, else the response that refuses it.
+    func authenticate(_ request: Request, _ context: Context) async -> Response? {
+        guard let authenticator else { return nil }
+        let verdict = await authenticator.check(request.headers[.authorization])
+        switch verdict {
+        case .granted:
+            return nil
+        case .missing, .refused:
+            metrics.authFailures.add(1, ordering: .relaxed)
+            context.logger.debug("unauthorized", metadata: ["path": "\(request.uri.path)", "verdict": "\(verdict)"])
+            var response = text(
+                .unauthorized,
+                verdict == .missing
+                    ? "credentials required: send Authorization: Basic base64(user:password) (curl -u user:password); the user name is ignored"
+                    : "wrong credentials: the password matches no hash of --basic-auth-file")
+            response.headers[.wwwAuthenticate] = #"Basic realm="gravel""#
+            return response
+        case .busy:
+            context.logger.debug("credential check refused: too many running", metadata: ["path": "\(request.uri.path)"])
+            var response = text(
+                .tooManyRequests,
+                "too many new credentials are being checked at once; retry in a second (verified credentials are cached and never wait)")
+            response.headers[.retryAfter] = "1"
+            return response
+        }
     }
 
     // MARK: - Responses
