@@ -46,35 +46,14 @@ package struct PushServer: Sendable {
         } catch {
             return reject(400, error.message, request)
         }
-        var body = request.body
-        switch request.headers.first(name: "Content-Encoding")?.lowercased() {
-        case nil, "identity":
-            break
-        case "gzip", "x-gzip":
-            do {
-                body = try Gzip.decompress(body, limit: maxBodyBytes)
-            } catch .tooLarge {
-                return reject(413, "the decompressed body is larger than \(maxBodyBytes) bytes (GRAVEL_MAX_BODY_BYTES)", request)
-            } catch {
-                return reject(400, error.description, request)
-            }
-        case let other?:
-            return reject(415, "unsupported Content-Encoding \(other); send identity or gzip", request)
-        }
-        let contentType = request.headers.first(name: "Content-Type")
-        if let contentType, contentType.contains("protobuf") {
-            return reject(415, "the protobuf format is not supported; push the text format (text/plain; version=0.0.4) or OpenMetrics", request)
-        }
-        let parsed = body.withUnsafeReadableBytes { raw in
-            let format = ExpositionFormat.detect(contentType: contentType, body: raw)
-            return Result { () throws(ExpositionError) -> ParsedPush in
-                try ExpositionParser.parse(raw, format: format, grouping: grouping)
-            }
-        }
         let push: ParsedPush
-        switch parsed {
-        case .success(let value): push = value
-        case .failure(let error): return reject(400, error.description, request)
+        do {
+            push = try PushBody.parse(
+                request.body, contentEncoding: request.headers.first(name: "Content-Encoding"),
+                contentType: request.headers.first(name: "Content-Type"), grouping: grouping,
+                limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES")
+        } catch {
+            return reject(error.status, error.message, request)
         }
         do {
             try store.push(push, to: grouping, method: method, arrivalMs: clock.wallMs())

@@ -64,40 +64,13 @@ struct GatewayResponder: HTTPResponder {
             return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
-        switch request.headers[.contentEncoding]?.lowercased() {
-        case nil, "identity":
-            break
-        case "gzip", "x-gzip":
-            do throws(Gzip.Failure) {
-                let compressed = body
-                body = try Gzip.decompress(compressed, limit: maxBodyBytes)
-                // The inflater stops near the limit (its buffers round up); the limit is exact.
-                guard body.readableBytes <= maxBodyBytes else { throw .tooLarge(limit: maxBodyBytes) }
-                guard GzipTrailer.matches(compressed: compressed, inflatedBytes: body.readableBytes) else {
-                    return reject(.badRequest, "the gzip body is truncated or has trailing data; send the whole stream", request, context)
-                }
-            } catch .tooLarge {
-                return reject(.contentTooLarge, "the decompressed body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
-            } catch {
-                return reject(.badRequest, error.description, request, context)
-            }
-        case let other?:
-            return reject(.unsupportedMediaType, "unsupported Content-Encoding \(other); send identity or gzip", request, context)
-        }
-        let contentType = request.headers[.contentType]
-        let parsed = body.withUnsafeReadableBytes { raw in
-            Result { () throws(ExpositionError) -> ParsedPush in
-                if ProtobufExposition.matches(contentType: contentType) {
-                    return try ProtobufExposition.parse(raw, grouping: grouping)
-                }
-                let format = ExpositionFormat.detect(contentType: contentType, body: raw)
-                return try ExpositionParser.parse(raw, format: format, grouping: grouping)
-            }
-        }
         let push: ParsedPush
-        switch parsed {
-        case .success(let value): push = value
-        case .failure(let error): return reject(.badRequest, error.description, request, context)
+        do {
+            push = try PushBody.parse(
+                body, contentEncoding: request.headers[.contentEncoding], contentType: request.headers[.contentType],
+                grouping: grouping, limit: maxBodyBytes, limitName: "--max-body-bytes")
+        } catch {
+            return reject(HTTPResponse.Status(code: error.status), error.message, request, context)
         }
         do {
             try store.push(push, to: grouping, method: method, now: clock())

@@ -7,26 +7,43 @@ public enum Gzip {
         /// The inflated body would exceed the limit.
         case tooLarge(limit: Int)
         case corrupt
+        /// The stream was cut short, or bytes follow its end.
+        case truncated
 
         public var description: String {
             switch self {
             case .tooLarge(let limit): "the decompressed body is larger than \(limit) bytes"
             case .corrupt: "the body is not valid gzip data"
+            case .truncated: "the gzip body is truncated or has trailing data; send the whole stream"
             }
         }
     }
 
-    /// Inflates a gzip body, stopping as soon as the output would pass `limit` bytes,
+    /// Inflates a whole gzip body, stopping as soon as the output would pass `limit` bytes,
     /// so a small bomb cannot inflate into memory.
+    ///
+    /// zlib checks the trailer only when it reaches the end of the stream; fed a cut stream it
+    /// returns what it could inflate without complaint, and a caller would apply a prefix of
+    /// the body. So the trailer's inflated length (mod 2^32) must match what came out: a cut
+    /// stream ends in compressed bytes that do not match (but for a 2^-32 chance).
     public static func decompress(_ body: ByteBuffer, limit: Int) throws(Failure) -> ByteBuffer {
         var input = body
+        let output: ByteBuffer
         do {
-            return try input.decompress(with: .gzip(), maxSize: limit)
+            output = try input.decompress(with: .gzip(), maxSize: limit)
         } catch let error as CompressNIOError where error == .bufferOverflow {
             throw .tooLarge(limit: limit)
         } catch {
             throw .corrupt
         }
+        // The inflater's buffers round up past the limit; the limit is exact.
+        guard output.readableBytes <= limit else { throw .tooLarge(limit: limit) }
+        // 10 bytes of header, 8 of trailer (CRC-32, then the length).
+        guard body.readableBytes >= 18,
+            let size = body.getInteger(at: body.readerIndex + body.readableBytes - 4, endianness: .little, as: UInt32.self),
+            size == UInt32(truncatingIfNeeded: output.readableBytes)
+        else { throw .truncated }
+        return output
     }
 
     /// Deflates into a gzip stream.

@@ -1,0 +1,46 @@
+import NIOCore
+
+/// A push request's body as both programs read it: gzip or not, then protobuf, OpenMetrics
+/// or the text format by `Content-Type` (and `# EOF`).
+public enum PushBody {
+    /// Why a body was refused, with the HTTP status it deserves.
+    public struct Refusal: Error, Sendable {
+        public let status: Int
+        public let message: String
+    }
+
+    /// Inflates and parses a body. `limitName` names the setting that sets `limit` in messages.
+    public static func parse(
+        _ body: ByteBuffer, contentEncoding: String?, contentType: String?, grouping: GroupingKey,
+        limit: Int, limitName: String
+    ) throws(Refusal) -> ParsedPush {
+        var body = body
+        switch contentEncoding?.lowercased() {
+        case nil, "identity":
+            break
+        case "gzip", "x-gzip":
+            do {
+                body = try Gzip.decompress(body, limit: limit)
+            } catch .tooLarge {
+                throw Refusal(status: 413, message: "the decompressed body is larger than \(limit) bytes (\(limitName))")
+            } catch {
+                throw Refusal(status: 400, message: error.description)
+            }
+        case let other?:
+            throw Refusal(status: 415, message: "unsupported Content-Encoding \(other); send identity or gzip")
+        }
+        let parsed = body.withUnsafeReadableBytes { raw in
+            Result { () throws(ExpositionError) -> ParsedPush in
+                if ProtobufExposition.matches(contentType: contentType) {
+                    return try ProtobufExposition.parse(raw, grouping: grouping)
+                }
+                let format = ExpositionFormat.detect(contentType: contentType, body: raw)
+                return try ExpositionParser.parse(raw, format: format, grouping: grouping)
+            }
+        }
+        switch parsed {
+        case .success(let push): return push
+        case .failure(let error): throw Refusal(status: 400, message: error.description)
+        }
+    }
+}
