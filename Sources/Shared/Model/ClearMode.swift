@@ -7,7 +7,8 @@ public enum ClearMode: Sendable, Hashable, CustomStringConvertible {
     /// Replace the whole family in this group with this push's series of it.
     case family
     /// A time-windowed statistic of the observations, exposed as a gauge.
-    case pebble(PebbleSpec)
+    /// Boxed: every stored series holds a mode, and few are pebbles.
+    indirect case pebble(PebbleSpec)
 
     /// The name of the label that carries the mode. It is never stored or exposed.
     public static let labelName = "clearmode"

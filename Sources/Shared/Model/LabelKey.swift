@@ -13,9 +13,17 @@ import Darwin
 /// escaping and joining labels again. The `clearmode` label and the `le`/`quantile` bucket
 /// labels are never part of a key.
 public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var bytes: [UInt8]
+    public let bytes: [UInt8]
+    /// The bytes' hash, computed once: a key is looked up several times per push (the
+    /// group's family, the store's owner index), and hashing an Int is cheaper than the bytes.
+    let hash: Int
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        self.hash = hasher.finalize()
+    }
 
     /// The empty label set.
     public static let empty = LabelKey(bytes: [])
@@ -30,7 +38,7 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
             LabelKey.appendEscaped(value, to: &out)
             out.append(UInt8(ascii: "\""))
         }
-        self.bytes = out
+        self.init(bytes: out)
     }
 
     public var isEmpty: Bool { bytes.isEmpty }
@@ -67,12 +75,12 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(hash)
     }
 
     public static func == (lhs: LabelKey, rhs: LabelKey) -> Bool {
         let n = lhs.bytes.count
-        guard n == rhs.bytes.count else { return false }
+        guard lhs.hash == rhs.hash, n == rhs.bytes.count else { return false }
         return lhs.bytes.withUnsafeBytes { l in
             rhs.bytes.withUnsafeBytes { r in n == 0 || memcmp(l.baseAddress!, r.baseAddress!, n) == 0 }
         }

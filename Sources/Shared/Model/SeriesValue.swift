@@ -51,9 +51,10 @@ public struct SummaryValue: Sendable, Hashable {
 public enum SeriesValue: Sendable, Hashable {
     case scalar(Double)
     case histogram(HistogramValue)
-    case summary(SummaryValue)
+    // Rare and large payloads are boxed so every stored series stays small.
+    indirect case summary(SummaryValue)
     /// A pebble series as the gateway stores it: a window of observations.
-    case window(PebbleWindow)
+    indirect case window(PebbleWindow)
     /// A pebble series as a batch keeps it: every observation with its time, in order.
     case observations([TimedValue])
 

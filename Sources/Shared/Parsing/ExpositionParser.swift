@@ -81,6 +81,8 @@ public struct ExpositionParser {
     var lastResolved: (Int, Role) = (0, .value)
     var labels: [LabelSpan] = []
     var keyBytes: [UInt8] = []
+    /// The histogram or summary series the previous line went to (family, series index).
+    var lastInstance: (Int, Int)? = nil
 
     init(base: UnsafePointer<UInt8>, count: Int, format: ExpositionFormat, grouping: GroupingKey) {
         self.p = base
@@ -454,7 +456,15 @@ public struct ExpositionParser {
         if let mode, case .pebble = mode, type != .gauge, type != .untyped {
             throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(builders[index].family.name) gauge", at: column)
         }
-        let key = buildKey()
+        writeKeyBytes()
+        let key: LabelKey
+        // Consecutive lines of one histogram or summary share their key: reuse it rather
+        // than allocating and hashing it again.
+        if role != .value, let (f, s) = lastInstance, f == index, sameKey(builders[f].family.series[s].key) {
+            key = builders[f].family.series[s].key
+        } else {
+            key = LabelKey(bytes: keyBytes)
+        }
         let line = self.line
 
         switch role {
@@ -521,6 +531,7 @@ public struct ExpositionParser {
     ) throws(ExpositionError) -> Int {
         if let open = builders[index].open[key],
            !startsNew(builders[index].family.series[open], builders[index].counts[open]) {
+            lastInstance = (index, open)
             if let mode {
                 if builders[index].explicitMode[open] {
                     guard builders[index].family.series[open].mode == mode else {
@@ -541,12 +552,19 @@ public struct ExpositionParser {
         builders[index].explicitMode.append(mode != nil)
         builders[index].counts.append(nil)
         builders[index].open[key] = s
+        lastInstance = (index, s)
         return s
     }
 
-    /// Writes the canonical key of the current sample: body labels and grouping labels,
-    /// sorted by name, grouping labels winning.
-    mutating func buildKey() -> LabelKey {
+    func sameKey(_ key: LabelKey) -> Bool {
+        key.bytes.count == keyBytes.count && key.bytes.withUnsafeBytes { a in
+            keyBytes.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+        }
+    }
+
+    /// Writes the canonical key of the current sample into `keyBytes`: body labels and
+    /// grouping labels, sorted by name, grouping labels winning.
+    mutating func writeKeyBytes() {
         // Insertion sort: label sets are small and often already sorted.
         if labels.count > 1 {
             for a in 1..<labels.count {
@@ -592,7 +610,6 @@ public struct ExpositionParser {
             appendGrouping(g)
             g += 1
         }
-        return LabelKey(bytes: keyBytes)
     }
 
     mutating func appendGrouping(_ g: Int) {
