@@ -5,7 +5,7 @@ import Shared
 ///
 ///     gravel-bench run [--quick] [--parse-mb N] [--render-series N] [--only parse,push,merge,render]
 ///     gravel-bench body push | scrape [--families N] [--per-family N] | exposition [--mb N]
-///     gravel-bench profile parse|merge|render|push [--mb N] [--render-series N] [--pushes N]
+///     gravel-bench profile parse|merge-insert|merge-aggregate|render|push [--mb N] [--render-series N] [--pushes N]
 ///
 /// `run` prints JSON on stdout; progress goes to stderr. MB means 10^6 bytes.
 
@@ -48,7 +48,7 @@ struct Options {
             case "-h", "--help":
                 print("usage: gravel-bench run [--quick] [--parse-mb N] [--render-series N] [--only parse,push,merge,render]")
                 print("       gravel-bench body push | scrape [--families N] [--per-family N] | exposition [--mb N]")
-                print("       gravel-bench profile parse|merge|render|push [--mb N] [--render-series N] [--pushes N]")
+                print("       gravel-bench profile parse|merge-insert|merge-aggregate|render|push [--mb N] [--render-series N] [--pushes N]")
                 exit(0)
             default: fail("unknown argument \(arg); see --help")
             }
