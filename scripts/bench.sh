@@ -177,6 +177,13 @@ def sh(*cmd):
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
     except Exception:
         return ""
+def pushgateway_version():
+    try:
+        r = subprocess.run(["prometheus-pushgateway", "--version"], capture_output=True, text=True, timeout=20)
+    except Exception:
+        return ""
+    text = (r.stdout + r.stderr).strip()
+    return text.splitlines()[0] if text else ""
 cpu = ""
 for line in open("/proc/cpuinfo"):
     if line.startswith("model name"):
@@ -196,7 +203,7 @@ print(json.dumps({
     "memory_bytes": mem,
     "kernel": platform.release(),
     "swift": sh("swift", "--version").splitlines()[0] if sh("swift", "--version") else "",
-    "pushgateway": sh("prometheus-pushgateway", "--version").splitlines()[0] if sh("prometheus-pushgateway", "--version") else "",
+    "pushgateway": pushgateway_version(),
     "wrk": "wrk " + sh("dpkg-query", "-W", "-f=${Version}", "wrk"),
     "loadavg": open("/proc/loadavg").read().split()[:3],
     "busy_fraction_before": round((b1 - b0) / (t1 - t0), 3) if t1 > t0 else None,
@@ -205,6 +212,39 @@ EOF
 }
 
 phase_enabled() { [[ " $PHASES " == *" $1 "* ]]; }
+
+pids_cpu_ticks() {  # summed user + system ticks of the given PIDs
+    local pid sum=0
+    for pid in "$@"; do sum=$((sum + $(proc_cpu_ticks "$pid"))); done
+    echo "$sum"
+}
+
+# phase_load_begin [PID...] / phase_load_end NAME [PID...]: the share of all CPUs that
+# processes other than ours used during a phase. Ours: this script's finished children
+# (gravel-bench, curl, loaders) and the long-running PIDs given (gateways).
+phase_load_begin() {
+    PHASE_SYS0=$(sys_cpu)
+    PHASE_TICKS0=$(pids_cpu_ticks "$@")
+    children_cpu_s PHASE_CH0
+}
+phase_load_end() {
+    local name=$1 sys1 ch1 ticks1
+    shift
+    children_cpu_s ch1
+    sys1=$(sys_cpu)
+    ticks1=$(pids_cpu_ticks "$@")
+    python3 - "$WORK/load-$name.json" "$name" "$PHASE_SYS0" "$sys1" "$PHASE_CH0" "$ch1" \
+        "$((ticks1 - PHASE_TICKS0))" "$CLK_TCK" <<'PY'
+import json, sys
+out, name, s0, s1, c0, c1, ticks, tck = sys.argv[1:]
+b0, t0 = map(float, s0.split()); b1, t1 = map(float, s1.split())
+tck = float(tck)
+busy, total = (b1 - b0) / tck, (t1 - t0) / tck
+mine = float(c1) - float(c0) + float(ticks) / tck
+json.dump({"phase": name, "other_cpu_fraction": round(max(0.0, busy - mine) / total, 3) if total else None},
+          open(out, "w"))
+PY
+}
 
 START_S=$SECONDS
 machine_json >"$WORK/machine-start.json"
@@ -229,7 +269,9 @@ if phase_enabled cpu; then
     echo "bench: cpu benchmarks (gravel-bench run)"
     quick_flag=()
     [ "$QUICK" = 1 ] && quick_flag=(--quick)
+    phase_load_begin
     timeout 1200 "$BIN/gravel-bench" run "${quick_flag[@]+"${quick_flag[@]}"}" >"$WORK/cpu.json"
+    phase_load_end cpu
 fi
 
 # --- ingest: side by side, alternating --------------------------------------
@@ -325,6 +367,7 @@ if phase_enabled scrape; then
             --job scrape --groups "$SCRAPE_GROUPS" --concurrency 2 >"$preload_out"
         sleep 2
         rss_json "$GW_PID" >"$WORK/scrape-$name-rss-loaded.json"
+        phase_load_begin "$GW_PID"
         # One cold scrape (saved, to count the series), then three timed ones.
         curl -s --max-time 300 -o "$WORK/scrape-$name.txt" -w '%{time_total} %{size_download}\n' \
             "http://127.0.0.1:$GW_PORT/metrics" >"$WORK/scrape-$name-cold.txt"
@@ -333,6 +376,7 @@ if phase_enabled scrape; then
             curl -s --max-time 300 -o /dev/null -w '%{time_total} %{size_download}\n' \
                 "http://127.0.0.1:$GW_PORT/metrics" >>"$WORK/scrape-$name-times.txt"
         done
+        phase_load_end "scrape-$name" "$GW_PID"
         rss_json "$GW_PID" >"$WORK/scrape-$name-rss-scraped.json"
         grep -c -v '^#' "$WORK/scrape-$name.txt" >"$WORK/scrape-$name-lines.txt" || true
         grep -c '^load_' "$WORK/scrape-$name.txt" >"$WORK/scrape-$name-series.txt" || true

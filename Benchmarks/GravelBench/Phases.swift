@@ -56,6 +56,46 @@ func buildScrapeState(groups: Int, families: Int, perFamily: Int, nowMs: Int64) 
     return state
 }
 
+/// The gateway's layout of the same series: one GroupState per group.
+func buildScrapeGroups(groups: Int, families: Int, perFamily: Int, nowMs: Int64) -> [GroupState] {
+    let body = Generator.scrapeBody(families: families, perFamily: perFamily)
+    var states: [GroupState] = []
+    states.reserveCapacity(groups)
+    body.withUnsafeBytes { raw in
+        for g in 0..<groups {
+            let grouping = GroupingKey(labels: [(name: "job", value: "scrape"), (name: "instance", value: instanceName(g))])
+            var state = GroupState()
+            phaseMerge(phaseParse(raw, grouping: grouping), into: &state, nowMs: nowMs)
+            states.append(state)
+        }
+    }
+    return states
+}
+
+/// Only the series keys of the same series, as the parser makes them.
+func buildScrapeKeys(groups: Int, families: Int, perFamily: Int) -> [LabelKey] {
+    let body = Generator.scrapeBody(families: families, perFamily: perFamily)
+    var keys: [LabelKey] = []
+    keys.reserveCapacity(groups * families * perFamily)
+    body.withUnsafeBytes { raw in
+        for g in 0..<groups {
+            let grouping = GroupingKey(labels: [(name: "job", value: "scrape"), (name: "instance", value: instanceName(g))])
+            for family in phaseParse(raw, grouping: grouping).families {
+                for series in family.series { keys.append(series.key) }
+            }
+        }
+    }
+    return keys
+}
+
+@inline(never)
+func phaseRenderGroups(_ states: inout [GroupState], nowMs: Int64) -> Int {
+    var writer = ExpositionWriter(format: .text, capacity: 1 << 16)
+    for i in states.indices { states[i].render(into: &writer, nowMs: nowMs) }
+    writer.finish()
+    return writer.bytes.count
+}
+
 /// `g0001`-style instance names, zero-padded so that byte order is numeric order.
 func instanceName(_ g: Int) -> String {
     let digits = String(g)

@@ -146,35 +146,77 @@ enum Run {
     // MARK: - Render
 
     /// `GroupState.render` through `ExpositionWriter` of a group holding the scrape
-    /// benchmark's series (1,000,000 by default), and the memory the group takes.
+    /// benchmark's series (1,000,000 by default), and the memory the group takes. Then the
+    /// same series as the gateway holds them, one GroupState per group of 1,000, and the
+    /// memory of their keys alone.
     static func render(_ options: Options) -> JSON {
         let perGroup = options.families * options.perFamily
         let groups = max(1, options.renderSeries / perGroup)
-        trimHeap()
-        let rssBefore = procStatusBytes("VmRSS")
+        let iterations = options.quick ? 3 : 5
+        func rss() -> Int { trimHeap(); return procStatusBytes("VmRSS") }
+
+        // One GroupState holding every series.
+        var rssBefore = rss()
         var state = GroupState()
         let build = time { state = buildScrapeState(groups: groups, families: options.families, perFamily: options.perFamily, nowMs: nowMs) }
-        trimHeap()
-        let rssAfter = procStatusBytes("VmRSS")
+        let oneStateBytes = rss() - rssBefore
         let series = state.seriesCount
         log("render: \(series) series in \(options.families) families (built in \(Int(build * 1000)) ms)")
-
         var outputBytes = 0
         let first = time { outputBytes = phaseRender(&state, nowMs: nowMs) }
-        let runs = Samples.measure(warmup: 1, iterations: options.quick ? 3 : 5) {
+        let runs = Samples.measure(warmup: 1, iterations: iterations) {
             outputBytes = phaseRender(&state, nowMs: nowMs)
         }
         blackHole(state)
+        state = GroupState()
+
+        // One GroupState per group, as the gateway's store keeps them.
+        rssBefore = rss()
+        var states = buildScrapeGroups(groups: groups, families: options.families, perFamily: options.perFamily, nowMs: nowMs)
+        let perGroupBytes = rss() - rssBefore
+        log("render: \(groups) groups of \(perGroup) series")
+        var groupsOutput = 0
+        let groupsFirst = time { groupsOutput = phaseRenderGroups(&states, nowMs: nowMs) }
+        let groupRuns = Samples.measure(warmup: 1, iterations: iterations) {
+            groupsOutput = phaseRenderGroups(&states, nowMs: nowMs)
+        }
+        blackHole(states)
+        states = []
+
+        // The keys alone.
+        rssBefore = rss()
+        let keys = buildScrapeKeys(groups: groups, families: options.families, perFamily: options.perFamily)
+        let keyBytes = rss() - rssBefore
+        let keyLength = keys.reduce(0) { $0 + $1.bytes.count }
+        blackHole(keys)
+
+        let n = Double(max(series, 1))
         return .object([
             ("series", .int(series)),
             ("output_bytes", .int(outputBytes)),
-            ("build_ms", .number(build * 1000)),
-            ("group_state_rss_bytes", .int(rssAfter - rssBefore)),
-            ("group_state_bytes_per_series", .number(Double(rssAfter - rssBefore) / Double(max(series, 1)))),
-            ("first_render_ms", .number(first * 1000)),
-            ("median_mb_s", .number(Double(outputBytes) / 1e6 / runs.median)),
-            ("ns_per_series", .number(runs.median / Double(max(series, 1)) * 1e9)),
-        ] + runs.json)
+            ("one_group", .object([
+                ("build_ms", .number(build * 1000)),
+                ("rss_bytes", .int(oneStateBytes)),
+                ("bytes_per_series", .number(Double(oneStateBytes) / n)),
+                ("first_render_ms", .number(first * 1000)),
+                ("median_mb_s", .number(Double(outputBytes) / 1e6 / runs.median)),
+                ("ns_per_series", .number(runs.median / n * 1e9)),
+            ] + runs.json)),
+            ("per_group", .object([
+                ("groups", .int(groups)),
+                ("output_bytes", .int(groupsOutput)),
+                ("rss_bytes", .int(perGroupBytes)),
+                ("bytes_per_series", .number(Double(perGroupBytes) / n)),
+                ("first_render_ms", .number(groupsFirst * 1000)),
+                ("median_mb_s", .number(Double(groupsOutput) / 1e6 / groupRuns.median)),
+                ("ns_per_series", .number(groupRuns.median / n * 1e9)),
+            ] + groupRuns.json)),
+            ("keys_only", .object([
+                ("mean_key_length", .number(Double(keyLength) / Double(max(keys.count, 1)))),
+                ("rss_bytes", .int(keyBytes)),
+                ("bytes_per_series", .number(Double(keyBytes) / Double(max(keys.count, 1)))),
+            ])),
+        ])
     }
 }
 

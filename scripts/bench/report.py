@@ -109,7 +109,9 @@ def fmt(v, digits=None):
 
 
 def fmt_ratio(r):
-    return "-" if r is None else f"{r:.2f}x"
+    if r is None:
+        return "-"
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
 
 
 def main() -> int:
@@ -191,11 +193,15 @@ def main() -> int:
             row(sec, "aggregate (ns/series)", c["aggregate"]["ns_per_series"])
         if "render" in cpu:
             c = cpu["render"]
-            sec = f"Render ({c['series']:,} series, GroupState + ExpositionWriter)"
-            row(sec, "render (ms), median", c["median_ms"])
-            row(sec, "first render incl. key sort (ms)", c["first_render_ms"])
-            row(sec, "MB/s", c["median_mb_s"])
-            row(sec, "GroupState memory (bytes/series)", c["group_state_bytes_per_series"])
+            one, groups, keys = c["one_group"], c["per_group"], c["keys_only"]
+            sec = f"Render and memory ({c['series']:,} series, GroupState + ExpositionWriter, gravel-bench)"
+            row(sec, "render, one GroupState (ms), median", one["median_ms"])
+            row(sec, "render, one GroupState, first incl. key sort (ms)", one["first_render_ms"])
+            row(sec, f"render, {groups['groups']:,} GroupStates as in the store (ms), median", groups["median_ms"])
+            row(sec, f"render, {groups['groups']:,} GroupStates (MB/s)", groups["median_mb_s"])
+            row(sec, "memory, one GroupState (bytes/series)", one["bytes_per_series"])
+            row(sec, f"memory, {groups['groups']:,} GroupStates (bytes/series)", groups["bytes_per_series"])
+            row(sec, f"memory, keys alone, {keys['mean_key_length']:.0f} bytes long (bytes/series)", keys["bytes_per_series"])
 
     # --- stored --------------------------------------------------------------
     stored = {}
@@ -297,13 +303,20 @@ def main() -> int:
     # --- load --------------------------------------------------------------
     fractions = [f for f in other_fractions if f is not None]
     busy_before = machine.get("busy_fraction_before") or 0
-    under_load = busy_before > LOAD_THRESHOLD or (max(fractions) if fractions else 0) > LOAD_THRESHOLD
+    phase_load = {}
+    for path in sorted(glob.glob(os.path.join(work, "load-*.json"))):
+        entry = load(path)
+        if entry:
+            phase_load[entry["phase"]] = entry["other_cpu_fraction"]
+    worst = max([*fractions, *(v for v in phase_load.values() if v is not None)], default=0)
+    under_load = busy_before > LOAD_THRESHOLD or worst > LOAD_THRESHOLD
     results["load"] = {
         "under_load": under_load,
         "busy_fraction_before": busy_before,
         "busy_fraction_after": machine_end.get("busy_fraction_before"),
         "other_cpu_fraction_during_wrk_max": max(fractions) if fractions else None,
         "other_cpu_fraction_during_wrk_median": median(fractions),
+        "other_cpu_fraction_by_phase": phase_load,
         "threshold": LOAD_THRESHOLD,
         "loadavg_start": machine.get("loadavg"),
         "loadavg_end": machine_end.get("loadavg"),
@@ -332,8 +345,9 @@ def main() -> int:
                               fmt_ratio(r["ratio"]), r["target"], met]))
 
     load_note = (
-        f"UNDER LOAD: other processes used up to {100 * (max(fractions) if fractions else 0):.0f}% of the CPUs during "
-        f"the wrk runs ({100 * busy_before:.0f}% busy before start); absolute numbers are low and noisy, ratios are fairer."
+        f"UNDER LOAD: other processes used up to {100 * worst:.0f}% of the CPUs during the measurements "
+        f"({100 * busy_before:.0f}% busy before start); absolute numbers are low and noisy; ratios "
+        f"(same load, alternating rounds) and CPU per push are fairer."
         if under_load else "Machine otherwise idle during the runs.")
     title = (f"Gravel vs Pushgateway, {machine.get('date', '?')}, commit {machine.get('git_commit', '?')[:10]}"
              f"{' (dirty)' if machine.get('git_dirty') else ''}, {machine.get('nproc')} x {machine.get('cpu_model')}"
