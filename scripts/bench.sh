@@ -122,6 +122,14 @@ proc_cpu_ticks() {  # user + system clock ticks of PID
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+proc_cpu_split() {  # "user system" clock ticks of PID
+    awk '{ print $14, $15 }' "/proc/$1/stat"
+}
+
+proc_ctx_switches() {  # context switches of all threads of PID
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
 sys_cpu() {  # "busy total" jiffies over all CPUs
     awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
 }
@@ -139,25 +147,29 @@ CLK_TCK=$(getconf CLK_TCK)
 # gateway, wrk and everything else on the machine used meanwhile.
 run_wrk() {
     local name=$1 port=$2 pid=$3 out=$4 seconds=$5
-    local gw0 gw1 sys0 sys1 ch0 ch1
-    gw0=$(proc_cpu_ticks "$pid"); sys0=$(sys_cpu); children_cpu_s ch0
+    local gw0 gw1 sys0 sys1 ch0 ch1 cs0 cs1
+    gw0=$(proc_cpu_split "$pid"); cs0=$(proc_ctx_switches "$pid"); sys0=$(sys_cpu); children_cpu_s ch0
     BENCH_BODY="$WORK/push.txt" BENCH_WRK_JSON="$out.wrk" \
         timeout $((seconds + 60)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s \
         -s "$ROOT/scripts/bench/push.lua" "http://127.0.0.1:$port/metrics/job/bench" >"$out.log" 2>&1 \
         || { echo "bench: wrk against $name failed:" >&2; cat "$out.log" >&2; return 1; }
-    children_cpu_s ch1; gw1=$(proc_cpu_ticks "$pid"); sys1=$(sys_cpu)
-    python3 - "$out.wrk" "$out" "$name" "$gw0" "$gw1" "$sys0" "$sys1" "$ch0" "$ch1" "$CLK_TCK" "$(nproc)" <<'EOF'
+    children_cpu_s ch1; gw1=$(proc_cpu_split "$pid"); cs1=$(proc_ctx_switches "$pid"); sys1=$(sys_cpu)
+    python3 - "$out.wrk" "$out" "$name" "$gw0" "$gw1" "$sys0" "$sys1" "$ch0" "$ch1" "$CLK_TCK" "$(nproc)" "$cs0" "$cs1" <<'EOF'
 import json, sys
-src, dst, name, gw0, gw1, sys0, sys1, ch0, ch1, tck, ncpu = sys.argv[1:]
+src, dst, name, gw0, gw1, sys0, sys1, ch0, ch1, tck, ncpu, cs0, cs1 = sys.argv[1:]
+u0, k0 = map(float, gw0.split()); u1, k1 = map(float, gw1.split())
 r = json.load(open(src))
 tck = float(tck)
 busy0, total0 = map(float, sys0.split()); busy1, total1 = map(float, sys1.split())
-gw_s = (float(gw1) - float(gw0)) / tck
+gw_s = (u1 + k1 - u0 - k0) / tck
 wrk_s = float(ch1) - float(ch0)
 wall_cpu_s = (total1 - total0) / tck          # CPU-seconds available on all cores
 busy_s = (busy1 - busy0) / tck
 r["gateway"] = name
 r["gateway_cpu_s"] = round(gw_s, 3)
+r["gateway_user_s"] = round((u1 - u0) / tck, 3)
+r["gateway_system_s"] = round((k1 - k0) / tck, 3)
+r["gateway_context_switches"] = int(cs1) - int(cs0)
 r["wrk_cpu_s"] = round(wrk_s, 3)
 r["other_cpu_s"] = round(max(0.0, busy_s - gw_s - wrk_s), 3)
 r["other_cpu_fraction"] = round(max(0.0, busy_s - gw_s - wrk_s) / wall_cpu_s, 3) if wall_cpu_s else None
@@ -345,9 +357,9 @@ if phase_enabled stored; then
 fi
 
 # --- scrape: 1,000,000 series, one gateway at a time -------------------------
-# The Pushgateway checks every push against everything it stores, so loading it with
-# 1,000 pushes costs O(groups x series) (about 2 us per stored series per push here:
-# 17 minutes for 1,000,000). For this phase it runs with --push.disable-consistency-check,
+# The Pushgateway checks every push against everything it stores, so loading grows with
+# the square of the series (here 100,000 took 8-13 s, 200,000 took 42 s; 1,000,000 would
+# take about 17 minutes). For this phase it runs with --push.disable-consistency-check,
 # which changes only the push path: the scrape and the memory it holds are the same.
 # BENCH_PGW_CHECK=1 keeps the check.
 PGW_SCRAPE_ARGS=(--push.disable-consistency-check)

@@ -28,6 +28,9 @@ SERIES=${PROFILE_SERIES:-100000}
 PUSHES=${PROFILE_PUSHES:-2000}
 
 BIN=$(swift build -c release --show-bin-path)
+# Swift seeds its hash function per process; a fixed seed makes dictionary collisions, and
+# so the instruction counts, repeat from run to run.
+export SWIFT_DETERMINISTIC_HASHING=1
 OUT="$ROOT/bench/tmp/profile-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
 objcopy --strip-debug "$BIN/gravel-bench" "$OUT/gravel-bench"
