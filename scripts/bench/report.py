@@ -118,7 +118,9 @@ def fmt(v, digits=None):
 def fmt_ratio(r):
     if r is None:
         return "-"
-    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
+    if r >= 100:
+        return f"{r:,.0f}x"
+    return f"{r:.2f}x" if r >= 0.095 else f"{r:.2g}x"
 
 
 def main() -> int:
@@ -147,6 +149,7 @@ def main() -> int:
         })
 
     other_fractions = []
+    phase_other = {}  # phase -> other processes' CPU share of each run in it
 
     # --- ingest --------------------------------------------------------------
     ingest = {gw: wrk_runs(work, "ingest", gw, samples) for gw in ("gravel", "pushgateway")}
@@ -155,6 +158,7 @@ def main() -> int:
         for gw in ("gravel", "pushgateway"):
             ingest[gw]["rss_bytes"] = (load(os.path.join(work, f"ingest-{gw}-rss.json"), {}) or {}).get("rss_bytes")
             other_fractions += [run["other_cpu_fraction"] for run in ingest[gw]["runs"]]
+            phase_other.setdefault("ingest", []).extend(run["other_cpu_fraction"] for run in ingest[gw]["runs"])
         r_samples = ratio(g["samples_per_s"], p["samples_per_s"])
         ingest["ratio"] = {
             "samples_per_s": r_samples,
@@ -221,6 +225,7 @@ def main() -> int:
             for gw in ("gravel", "pushgateway"):
                 entry[gw]["preload"] = load(os.path.join(work, f"stored-{level}-{gw}-preload.json"))
                 other_fractions += [run["other_cpu_fraction"] for run in entry[gw]["runs"]]
+                phase_other.setdefault(f"stored-{level}", []).extend(run["other_cpu_fraction"] for run in entry[gw]["runs"])
             stored[level] = entry
     if "1k" in stored and "100k" in stored:
         sec = "Ingest with series already stored in other groups"
@@ -241,9 +246,9 @@ def main() -> int:
         stored["growth"] = growth
         gg = growth["gravel"]["samples_per_s_100k_over_1k"]
         row(sec, "samples/s 100k stored / 1k stored", gg, growth["pushgateway"]["samples_per_s_100k_over_1k"],
-            None, "gravel >= 0.90 (no growth)", gg is not None and gg >= TARGETS["stored_growth"], 2)
+            None, "gravel >= 0.90 (no growth)", gg is not None and gg >= TARGETS["stored_growth"])
         row(sec, "CPU per push 100k stored / 1k stored", growth["gravel"]["cpu_per_push_100k_over_1k"],
-            growth["pushgateway"]["cpu_per_push_100k_over_1k"], None, "", None, 2)
+            growth["pushgateway"]["cpu_per_push_100k_over_1k"], None, "", None)
     results["stored_series"] = stored
 
     # --- scrape --------------------------------------------------------------
@@ -318,8 +323,13 @@ def main() -> int:
         entry = load(path)
         if entry:
             phase_load[entry["phase"]] = entry["other_cpu_fraction"]
+    for phase, values in phase_other.items():
+        values = [v for v in values if v is not None]
+        phase_load[phase] = max(values) if values else None
     worst = max([*fractions, *(v for v in phase_load.values() if v is not None)], default=0)
     under_load = busy_before > LOAD_THRESHOLD or worst > LOAD_THRESHOLD
+    loaded = [f"{p} {100 * v:.0f}%" for p, v in phase_load.items() if v is not None and v > LOAD_THRESHOLD]
+    quiet = [f"{p} {100 * v:.0f}%" for p, v in phase_load.items() if v is not None and v <= LOAD_THRESHOLD]
     results["load"] = {
         "under_load": under_load,
         "busy_fraction_before": busy_before,
@@ -355,9 +365,11 @@ def main() -> int:
                               fmt_ratio(r["ratio"]), r["target"], met]))
 
     load_note = (
-        f"UNDER LOAD: other processes used up to {100 * worst:.0f}% of the CPUs during the measurements "
-        f"({100 * busy_before:.0f}% busy before start); absolute numbers are low and noisy; ratios "
-        f"(same load, alternating rounds) and CPU per push are fairer."
+        f"UNDER LOAD: other processes' share of the CPUs (worst run) was above {100 * LOAD_THRESHOLD:.0f}% in: "
+        f"{', '.join(loaded) or 'the 2 s before start'}"
+        f"{'; at or below it in: ' + ', '.join(quiet) if quiet else ''}. "
+        f"Absolute numbers of the loaded phases are low and noisy; ratios (same load, alternating rounds) and CPU "
+        f"per push are fairer."
         if under_load else "Machine otherwise idle during the runs.")
     title = (f"Gravel vs Pushgateway, {machine.get('date', '?')}, commit {machine.get('git_commit', '?')[:10]}"
              f"{' (dirty)' if machine.get('git_dirty') else ''}, {machine.get('nproc')} x {machine.get('cpu_model')}"
