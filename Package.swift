@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "gravel-gateway", targets: ["GravelGateway"]),
         .executable(name: "gravel-extension", targets: ["GravelExtension"]),
         .library(name: "Shared", targets: ["Shared"]),
+        .executable(name: "gravel-bench", targets: ["GravelBench"]),
     ],
     dependencies: [
         // HTTP server for the gateway (TLS through HummingbirdTLS / swift-nio-ssl).
@@ -82,6 +83,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "GravelBench",
+            dependencies: ["Shared"],
+            path: "Benchmarks/GravelBench",
             swiftSettings: strict
         ),
         .testTarget(
