@@ -11,4 +11,8 @@ stripped=$(mktemp -d)/gravel-extension
 trap 'rm -rf "$(dirname "$stripped")"' EXIT
 cp "$bin/gravel-extension" "$stripped"
 strip "$stripped"
-python3 scripts/bench_extension.py --extension "$stripped" --gateway "$bin/gravel-gateway" "$@"
+# `bench-extension.sh [OUT.json]`: make bench passes the file to write; alone it prints.
+out=${1:-/dev/stdout}
+quick=()
+if [ "${BENCH_QUICK:-0}" = 1 ]; then quick=(--starts 5 --pushes 500 --invocations 50); fi
+python3 scripts/bench_extension.py --extension "$stripped" --gateway "$bin/gravel-gateway" "${quick[@]}" >"$out"
