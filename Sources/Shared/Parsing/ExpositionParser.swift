@@ -463,7 +463,9 @@ public struct ExpositionParser {
         if role != .value, let (f, s) = lastInstance, f == index, sameKey(builders[f].family.series[s].key) {
             key = builders[f].family.series[s].key
         } else {
-            key = LabelKey(bytes: keyBytes)
+            // An exact-size copy: sharing the scratch buffer would make the key keep its
+            // capacity and the scratch reallocate on the next line.
+            key = LabelKey(bytes: keyBytes.withUnsafeBufferPointer { Array($0) })
         }
         let line = self.line
 

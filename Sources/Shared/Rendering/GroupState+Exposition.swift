@@ -11,16 +11,17 @@ extension GroupState {
             var family = families.removeValue(forKey: name)!
             defer { families[name] = family }
             let keys = family.sortedKeys()
-            let values = keys.map { family.series[$0]!.value.exposed(atMs: nowMs) }
-            guard values.contains(where: { $0 != nil }) else { continue }
+            let shown = keys.compactMap { key -> (LabelKey, SeriesValue, ClearMode)? in
+                let series = family.series[key]!
+                return series.value.exposed(atMs: nowMs).map { (key, $0, series.mode) }
+            }
+            guard !shown.isEmpty else { continue }
             let names = writer.names(family: name, type: family.type)
             writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
-            for (key, value) in zip(keys, values) {
-                guard let value else { continue }
-                let series = family.series[key]!
+            for (key, value, seriesMode) in shown {
                 var extra: [UInt8]? = nil
                 if clearModes {
-                    let mode: ClearMode = family.replaced && !series.mode.isPebble ? .family : series.mode
+                    let mode: ClearMode = family.replaced && !seriesMode.isPebble ? .family : seriesMode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
                 writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra)
