@@ -238,3 +238,57 @@ struct ParserTests {
         #expect(try ExpositionParser.parse("\n\n# just a comment\n").families.isEmpty)
     }
 }
+
+@Suite("Parser edge cases of the fast paths")
+struct ParserFastPathTests {
+    @Test("Duplicate steering labels are refused", arguments: [
+        "m{clearmode=\"replace\",clearmode=\"aggregate\"} 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"1\",le=\"2\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
+        "m{b=\"1\",a=\"2\",b=\"3\"} 1\n",
+    ])
+    func duplicates(body: String) {
+        #expect(parseError(body)?.code == .duplicateLabel)
+    }
+
+    @Test("Long label values with escapes and UTF-8 at every offset of the 8-byte scan")
+    func longValues() throws {
+        for pad in 0..<17 {
+            let prefix = String(repeating: "x", count: pad)
+            let push = try ExpositionParser.parse("m{a=\"\(prefix)\\\"q\\\\é\\n\(prefix)\"} 1\n")
+            #expect(push.families[0].series[0].key.labels[0].value == "\(prefix)\"q\\é\n\(prefix)")
+        }
+        var bad = Array("m{a=\"0123456789".utf8)
+        bad.append(0xFF)
+        bad += Array("abcdefgh\"} 1\n".utf8)
+        #expect(throws: ExpositionError.self) { try ExpositionParser.parse(bad) }
+    }
+
+    @Test("Grouping labels interleave with body labels, and override them, in sorted order")
+    func groupingOrder() throws {
+        let grouping = GroupingKey(labels: [("b", "g1"), ("d", "g2"), ("z", "g3")])
+        let push = try ExpositionParser.parse("m{e=\"5\",d=\"body\",a=\"1\",c=\"3\"} 1\n", grouping: grouping)
+        #expect(push.families[0].series[0].key.description == #"{a="1",b="g1",c="3",d="g2",e="5",z="g3"}"#)
+    }
+}
+
+@Suite("Every byte value")
+struct ByteValueTests {
+    @Test("Any byte where a name or label starts or continues is handled, never a crash")
+    func everyByte() {
+        for byte in 0...255 {
+            for template in ["m\u{0}1 1\n", "\u{0}m 1\n", "m{a\u{0}=\"1\"} 1\n", "m{\u{0}=\"1\"} 1\n"] {
+                var bytes = Array(template.utf8)
+                let at = bytes.firstIndex(of: 0)!
+                bytes[at] = UInt8(byte)
+                _ = try? ExpositionParser.parse(bytes)
+            }
+        }
+        // Valid name bytes are exactly [a-zA-Z0-9_:] for metric names.
+        let accepted = (0...255).filter { byte in
+            (try? ExpositionParser.parse(Array("m".utf8) + [UInt8(byte)] + Array("x 1\n".utf8))) != nil
+        }
+        let expected = Array(UInt8(ascii: "0")...UInt8(ascii: "9")) + [UInt8(ascii: ":")] + Array(UInt8(ascii: "A")...UInt8(ascii: "Z"))
+            + [UInt8(ascii: "_")] + Array(UInt8(ascii: "a")...UInt8(ascii: "z"))
+        #expect(accepted.map { UInt8($0) } == expected)
+    }
+}

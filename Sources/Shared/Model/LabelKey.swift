@@ -43,6 +43,13 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     public var isEmpty: Bool { bytes.isEmpty }
 
+    /// Whether the key's bytes are exactly `other` (memcmp, without hashing).
+    public func hasBytes(_ other: [UInt8]) -> Bool {
+        let n = bytes.count
+        guard n == other.count else { return false }
+        return bytes.withUnsafeBytes { a in other.withUnsafeBytes { b in n == 0 || memcmp(a.baseAddress!, b.baseAddress!, n) == 0 } }
+    }
+
     /// The label pairs, unescaped, in key order.
     public var labels: [(name: String, value: String)] {
         var result: [(String, String)] = []

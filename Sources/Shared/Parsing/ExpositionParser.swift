@@ -63,10 +63,14 @@ public struct ExpositionParser {
 
     struct LabelSpan {
         var nameStart: Int, nameEnd: Int, valueStart: Int, valueEnd: Int
+        /// A grouping label of the same name wins over this one.
+        var overridden = false
     }
 
     let p: UnsafePointer<UInt8>
     let n: Int
+    /// Byte classes: 1 = label name byte, 2 = metric name byte.
+    let classes = byteClassTable.utf8Start
     let format: ExpositionFormat
     let grouping: [(name: [UInt8], value: [UInt8])]
 
@@ -80,7 +84,6 @@ public struct ExpositionParser {
     var lastNameLength = 0
     var lastResolved: (Int, Role) = (0, .value)
     var labels: [LabelSpan] = []
-    var keyBytes: [UInt8] = []
     /// The histogram or summary series the previous line went to (family, series index).
     var lastInstance: (Int, Int)? = nil
 
@@ -90,7 +93,6 @@ public struct ExpositionParser {
         self.format = format
         self.grouping = grouping.escapedPairs
         labels.reserveCapacity(8)
-        keyBytes.reserveCapacity(128)
     }
 
     // MARK: - Lines
@@ -306,6 +308,12 @@ public struct ExpositionParser {
             i += 1
             let valueStart = i
             var ascii = true
+            // Skip eight plain bytes at a time: no quote, no backslash, no byte ≥ 0x80.
+            while i + 8 <= end {
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                if Self.hasSpecialByte(word) { break }
+                i += 8
+            }
             while i < end, p[i] != UInt8(ascii: "\"") {
                 let c = p[i]
                 if c == UInt8(ascii: "\\") {
@@ -328,9 +336,7 @@ public struct ExpositionParser {
                 throw error(.invalidUTF8, "label value of \(string(nameStart, nameEnd)) is not valid UTF-8", at: valueStart)
             }
             i += 1
-            for existing in labels where sameBytes(existing.nameStart, existing.nameEnd, nameStart, nameEnd) {
-                throw error(.duplicateLabel, "label \(string(nameStart, nameEnd)) appears twice", at: nameStart)
-            }
+            // Duplicate names are found after sorting, in writeKeyBytes.
             labels.append(LabelSpan(nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd))
             skipSpaces(&i, end)
             guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
@@ -340,6 +346,17 @@ public struct ExpositionParser {
                 throw error(.invalidLabel, "expected , or } after a label value", at: i)
             }
         }
+    }
+
+    /// Whether any byte of `word` is `"`, `\\` or ≥ 0x80 (the SWAR zero-byte test).
+    @inline(__always) static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let zeroInQuote = (quote &- ones) & ~quote & highs
+        let zeroInBackslash = (backslash &- ones) & ~backslash & highs
+        return (zeroInQuote | zeroInBackslash | (word & highs)) != 0
     }
 
     // MARK: - Families
@@ -436,19 +453,27 @@ public struct ExpositionParser {
             let span = labels[k]
             if isLabel(span, "clearmode") {
                 let text = string(span.valueStart, span.valueEnd)
+                guard mode == nil else {
+                    throw error(.duplicateLabel, "label clearmode appears twice", at: span.nameStart)
+                }
                 guard let parsed = ClearMode(text) else {
                     throw error(.invalidClearMode, "unknown clearmode \"\(text)\"; valid: \(ClearMode.validValuesDescription)", at: span.valueStart)
                 }
                 mode = parsed
-                labels.remove(at: k)
+                labels.swapAt(k, labels.count - 1)
+                labels.removeLast()  // Order does not matter: the key sorts the labels.
                 continue
             }
             if (role == .bucket && isLabel(span, "le")) || (role == .quantile && isLabel(span, "quantile")) {
+                guard bound == nil else {
+                    throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
+                }
                 guard let b = NumberParsing.parseDouble(p + span.valueStart, span.valueEnd - span.valueStart), !b.isNaN else {
                     throw error(.invalidLabel, "\(string(span.nameStart, span.nameEnd)) must be a number, got \"\(string(span.valueStart, span.valueEnd))\"", at: span.valueStart)
                 }
                 bound = b
-                labels.remove(at: k)
+                labels.swapAt(k, labels.count - 1)
+                labels.removeLast()
                 continue
             }
             k += 1
@@ -456,16 +481,14 @@ public struct ExpositionParser {
         if let mode, case .pebble = mode, type != .gauge, type != .untyped {
             throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(builders[index].family.name) gauge", at: column)
         }
-        writeKeyBytes()
+        let keyBytes = try buildKeyBytes()
         let key: LabelKey
         // Consecutive lines of one histogram or summary share their key: reuse it rather
-        // than allocating and hashing it again.
-        if role != .value, let (f, s) = lastInstance, f == index, sameKey(builders[f].family.series[s].key) {
+        // than hashing it again.
+        if role != .value, let (f, s) = lastInstance, f == index, builders[f].family.series[s].key.hasBytes(keyBytes) {
             key = builders[f].family.series[s].key
         } else {
-            // An exact-size copy: sharing the scratch buffer would make the key keep its
-            // capacity and the scratch reallocate on the next line.
-            key = LabelKey(bytes: keyBytes.withUnsafeBufferPointer { Array($0) })
+            key = LabelKey(bytes: keyBytes)
         }
         let line = self.line
 
@@ -558,15 +581,9 @@ public struct ExpositionParser {
         return s
     }
 
-    func sameKey(_ key: LabelKey) -> Bool {
-        key.bytes.count == keyBytes.count && key.bytes.withUnsafeBytes { a in
-            keyBytes.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
-        }
-    }
-
-    /// Writes the canonical key of the current sample into `keyBytes`: body labels and
-    /// grouping labels, sorted by name, grouping labels winning.
-    mutating func writeKeyBytes() {
+    /// Builds the canonical key of the current sample in one exact-size allocation: body
+    /// labels and grouping labels, sorted by name, grouping labels winning.
+    mutating func buildKeyBytes() throws(ExpositionError) -> [UInt8] {
         // Insertion sort: label sets are small and often already sorted.
         if labels.count > 1 {
             for a in 1..<labels.count {
@@ -578,48 +595,76 @@ public struct ExpositionParser {
                 }
                 labels[b] = item
             }
-        }
-        keyBytes.removeAll(keepingCapacity: true)
-        var g = 0
-        var first = true
-        func comma(_ bytes: inout [UInt8], _ first: inout Bool) {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-        }
-        for span in labels {
-            // Grouping labels that sort before this one go first; a body label with a
-            // grouping label's name is dropped.
-            var overridden = false
-            while g < grouping.count {
-                let c = compareName(grouping[g].name, span)
-                if c > 0 { break }
-                if c == 0 { overridden = true }
-                comma(&keyBytes, &first)
-                appendGrouping(g)
-                g += 1
-                if overridden { break }
+            for a in 1..<labels.count where compareNames(labels[a - 1], labels[a]) == 0 {
+                let span = labels[a]
+                throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
             }
-            if overridden { continue }
-            comma(&keyBytes, &first)
-            keyBytes.append(contentsOf: UnsafeBufferPointer(start: p + span.nameStart, count: span.nameEnd - span.nameStart))
-            keyBytes.append(UInt8(ascii: "="))
-            keyBytes.append(UInt8(ascii: "\""))
-            keyBytes.append(contentsOf: UnsafeBufferPointer(start: p + span.valueStart, count: span.valueEnd - span.valueStart))
-            keyBytes.append(UInt8(ascii: "\""))
         }
-        while g < grouping.count {
-            comma(&keyBytes, &first)
-            appendGrouping(g)
-            g += 1
+        // Which body labels a grouping label overrides, and the total length.
+        var length = 0
+        var pairs = 0
+        var g = 0
+        for k in labels.indices {
+            let span = labels[k]
+            while g < grouping.count, compareName(grouping[g].name, span) < 0 { g += 1 }
+            if g < grouping.count, compareName(grouping[g].name, span) == 0 {
+                labels[k].overridden = true
+                continue
+            }
+            labels[k].overridden = false
+            length += (span.nameEnd - span.nameStart) + (span.valueEnd - span.valueStart) + 3
+            pairs += 1
         }
-    }
-
-    mutating func appendGrouping(_ g: Int) {
-        keyBytes.append(contentsOf: grouping[g].name)
-        keyBytes.append(UInt8(ascii: "="))
-        keyBytes.append(UInt8(ascii: "\""))
-        keyBytes.append(contentsOf: grouping[g].value)
-        keyBytes.append(UInt8(ascii: "\""))
+        for pair in grouping {
+            length += pair.name.count + pair.value.count + 3
+            pairs += 1
+        }
+        if pairs > 1 { length += pairs - 1 }
+        let p = self.p
+        let grouping = self.grouping
+        let labels = self.labels
+        // Plain loops over raw pointers: nested functions capturing the cursor would cost a
+        // dynamic exclusivity check per write.
+        return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+            let start = out.baseAddress!
+            var o = start
+            var g = 0
+            var k = 0
+            while k < labels.count || g < grouping.count {
+                var useGrouping: Bool
+                if k == labels.count {
+                    useGrouping = true
+                } else if labels[k].overridden {
+                    k += 1
+                    continue
+                } else if g == grouping.count {
+                    useGrouping = false
+                } else {
+                    let span = labels[k]
+                    let ls = span.nameEnd - span.nameStart
+                    useGrouping = grouping[g].name.withUnsafeBufferPointer { n in
+                        ExpositionParser.compare(n.baseAddress!, n.count, p + span.nameStart, ls) < 0
+                    }
+                }
+                if o != start { o.pointee = UInt8(ascii: ","); o += 1 }
+                if useGrouping {
+                    for b in grouping[g].name { o.pointee = b; o += 1 }
+                    o[0] = UInt8(ascii: "="); o[1] = UInt8(ascii: "\""); o += 2
+                    for b in grouping[g].value { o.pointee = b; o += 1 }
+                    g += 1
+                } else {
+                    let span = labels[k]
+                    o.update(from: p + span.nameStart, count: span.nameEnd - span.nameStart)
+                    o += span.nameEnd - span.nameStart
+                    o[0] = UInt8(ascii: "="); o[1] = UInt8(ascii: "\""); o += 2
+                    o.update(from: p + span.valueStart, count: span.valueEnd - span.valueStart)
+                    o += span.valueEnd - span.valueStart
+                    k += 1
+                }
+                o.pointee = UInt8(ascii: "\""); o += 1
+            }
+            count = o - start
+        }
     }
 
     // MARK: - Validation of assembled series
@@ -673,11 +718,9 @@ public struct ExpositionParser {
 
     @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
-    @inline(__always) func isLabelNameByte(_ c: UInt8) -> Bool {
-        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F
-    }
+    @inline(__always) func isLabelNameByte(_ c: UInt8) -> Bool { (classes[Int(c)] &- 0x30) & 1 != 0 }
 
-    @inline(__always) func isNameByte(_ c: UInt8) -> Bool { isLabelNameByte(c) || c == UInt8(ascii: ":") }
+    @inline(__always) func isNameByte(_ c: UInt8) -> Bool { (classes[Int(c)] &- 0x30) & 2 != 0 }
 
     @inline(__always) func skipSpaces(_ i: inout Int, _ end: Int) {
         while i < end, p[i] == 0x20 || p[i] == 0x09 { i += 1 }
@@ -687,31 +730,46 @@ public struct ExpositionParser {
         String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
     }
 
-    func sameBytes(_ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool {
-        aEnd - a == bEnd - b && memcmp(p + a, p + b, aEnd - a) == 0
-    }
+
 
     func isLabel(_ span: LabelSpan, _ name: StaticString) -> Bool {
         span.nameEnd - span.nameStart == name.utf8CodeUnitCount
             && memcmp(p + span.nameStart, name.utf8Start, name.utf8CodeUnitCount) == 0
     }
 
-    func compareNames(_ a: LabelSpan, _ b: LabelSpan) -> Int {
-        let la = a.nameEnd - a.nameStart, lb = b.nameEnd - b.nameStart
-        let c = memcmp(p + a.nameStart, p + b.nameStart, min(la, lb))
-        return c != 0 ? Int(c) : la - lb
+    /// Byte-wise comparison of short names: they usually differ in the first byte, where a
+    /// loop answers before a call to memcmp would have started.
+    @inline(__always) static func compare(_ a: UnsafePointer<UInt8>, _ la: Int, _ b: UnsafePointer<UInt8>, _ lb: Int) -> Int {
+        let n = min(la, lb)
+        var i = 0
+        while i < n {
+            if a[i] != b[i] { return Int(a[i]) - Int(b[i]) }
+            i += 1
+        }
+        return la - lb
     }
 
-    func compareName(_ name: [UInt8], _ span: LabelSpan) -> Int {
-        let ls = span.nameEnd - span.nameStart
-        let c = name.withUnsafeBufferPointer { memcmp($0.baseAddress!, p + span.nameStart, min(name.count, ls)) }
-        return c != 0 ? Int(c) : name.count - ls
+    @inline(__always) func compareNames(_ a: LabelSpan, _ b: LabelSpan) -> Int {
+        Self.compare(p + a.nameStart, a.nameEnd - a.nameStart, p + b.nameStart, b.nameEnd - b.nameStart)
+    }
+
+    @inline(__always) func compareName(_ name: [UInt8], _ span: LabelSpan) -> Int {
+        name.withUnsafeBufferPointer { Self.compare($0.baseAddress!, $0.count, p + span.nameStart, span.nameEnd - span.nameStart) }
     }
 
     func error(_ code: ExpositionError.Code, _ message: String, at position: Int) -> ExpositionError {
         ExpositionError(code, message, line: line, column: max(1, position - lineStart + 1))
     }
 }
+
+/// Byte classes of ``ExpositionParser`` as ASCII digits, one per byte value (static memory):
+/// bit 1 = label name byte `[a-zA-Z0-9_]`, bit 2 = metric name byte (also `:`).
+let byteClassTable: StaticString = """
+0000000000000000000000000000000000000000000000003333333333200000\
+0333333333333333333333333330000303333333333333333333333333300000\
+0000000000000000000000000000000000000000000000000000000000000000\
+0000000000000000000000000000000000000000000000000000000000000000
+"""
 
 extension SeriesValue {
     mutating func appendBucket(_ bucket: Bucket) {
