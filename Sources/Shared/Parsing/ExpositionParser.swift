@@ -584,44 +584,58 @@ public struct ExpositionParser {
     /// Builds the canonical key of the current sample in one exact-size allocation: body
     /// labels and grouping labels, sorted by name, grouping labels winning.
     mutating func buildKeyBytes() throws(ExpositionError) -> [UInt8] {
-        // Insertion sort: label sets are small and often already sorted.
-        if labels.count > 1 {
-            for a in 1..<labels.count {
-                let item = labels[a]
-                var b = a
-                while b > 0, compareNames(labels[b - 1], item) > 0 {
-                    labels[b] = labels[b - 1]
-                    b -= 1
+        let p = self.p
+        let grouping = self.grouping
+        // Work on the span buffer directly: no uniqueness or bounds checks per access.
+        let sorted = labels.withUnsafeMutableBufferPointer { spans -> (duplicate: Int?, length: Int, pairs: Int) in
+            let count = spans.count
+            @inline(__always) func cmp(_ a: LabelSpan, _ b: LabelSpan) -> Int {
+                ExpositionParser.compare(p + a.nameStart, a.nameEnd - a.nameStart, p + b.nameStart, b.nameEnd - b.nameStart)
+            }
+            // Insertion sort: label sets are small and usually already sorted.
+            var a = 1
+            while a < count {
+                let item = spans[a]
+                if cmp(spans[a - 1], item) > 0 {
+                    var b = a
+                    while b > 0, cmp(spans[b - 1], item) > 0 {
+                        spans[b] = spans[b - 1]
+                        b -= 1
+                    }
+                    spans[b] = item
                 }
-                labels[b] = item
+                a += 1
             }
-            for a in 1..<labels.count where compareNames(labels[a - 1], labels[a]) == 0 {
-                let span = labels[a]
-                throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
+            var length = 0, pairs = 0, g = 0
+            for k in 0..<count {
+                if k > 0, cmp(spans[k - 1], spans[k]) == 0 { return (k, 0, 0) }
+                let span = spans[k]
+                let ls = span.nameEnd - span.nameStart
+                var c = -1
+                while g < grouping.count {
+                    c = grouping[g].name.withUnsafeBufferPointer { ExpositionParser.compare($0.baseAddress!, $0.count, p + span.nameStart, ls) }
+                    if c >= 0 { break }
+                    g += 1
+                }
+                spans[k].overridden = g < grouping.count && c == 0
+                if !spans[k].overridden {
+                    length += ls + (span.valueEnd - span.valueStart) + 3
+                    pairs += 1
+                }
             }
+            return (nil, length, pairs)
         }
-        // Which body labels a grouping label overrides, and the total length.
-        var length = 0
-        var pairs = 0
-        var g = 0
-        for k in labels.indices {
-            let span = labels[k]
-            while g < grouping.count, compareName(grouping[g].name, span) < 0 { g += 1 }
-            if g < grouping.count, compareName(grouping[g].name, span) == 0 {
-                labels[k].overridden = true
-                continue
-            }
-            labels[k].overridden = false
-            length += (span.nameEnd - span.nameStart) + (span.valueEnd - span.valueStart) + 3
-            pairs += 1
+        if let duplicate = sorted.duplicate {
+            let span = labels[duplicate]
+            throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
         }
+        var length = sorted.length
+        var pairs = sorted.pairs
         for pair in grouping {
             length += pair.name.count + pair.value.count + 3
             pairs += 1
         }
         if pairs > 1 { length += pairs - 1 }
-        let p = self.p
-        let grouping = self.grouping
         let labels = self.labels
         // Plain loops over raw pointers: nested functions capturing the cursor would cost a
         // dynamic exclusivity check per write.
