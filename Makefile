@@ -36,12 +36,8 @@ test:
 	GRAVEL_BIN_DIR="$$bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/lambda tests/integration
 
 bench:
-	if [ -f scripts/bench.sh ]; then
-	    scripts/setup.sh bench
-	    exec bash scripts/bench.sh
-	else
-	    echo "make bench: benchmarks are not available yet (scripts/bench.sh is missing)"
-	fi
+	scripts/setup.sh bench
+	bash scripts/bench.sh
 
 clean:
 	if [ -d .build ]; then $(SWIFT) package clean; fi
