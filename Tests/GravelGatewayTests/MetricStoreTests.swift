@@ -89,3 +89,42 @@ struct MetricStoreTests {
         #expect(store.seriesCount == 1)
     }
 }
+
+@Suite("Names shared between families")
+struct ExposedNameTests {
+    func push(_ store: MetricStore, _ body: String, job: String, method: MetricStore.Method = .post) throws {
+        let grouping = GroupingKey(labels: [("job", job)])
+        try store.push(try ExpositionParser.parse(body, grouping: grouping), to: grouping, method: method, now: 1000)
+    }
+
+    @Test("A family may not write a name another family writes", arguments: [
+        ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_sum 1\n"),
+        ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_bucket 3\n"),
+        ("# TYPE foo counter\nfoo 1\n", "# TYPE foo_total counter\nfoo_total 1\n"),
+        ("# TYPE s summary\ns_sum 1\ns_count 1\n", "# TYPE s_count gauge\ns_count 1\n"),
+    ])
+    func collisions(first: String, second: String) throws {
+        let store = MetricStore()
+        try push(store, first, job: "a")
+        #expect(throws: PushError.self) { try push(store, second, job: "b") }
+        #expect(throws: PushError.self) { try push(store, second, job: "a") }
+    }
+
+    @Test("Two families of one body that write the same name are refused")
+    func oneBody() {
+        #expect(throws: PushError.self) {
+            try push(MetricStore(), "# TYPE foo counter\nfoo 1\n# TYPE foo_total counter\nfoo_total 1\n", job: "c")
+        }
+    }
+
+    @Test("Names are freed when the last family holding them goes, and a PUT may change the type")
+    func freed() throws {
+        let store = MetricStore()
+        try push(store, "# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", job: "a")
+        store.delete(GroupingKey(labels: [("job", "a")]))
+        try push(store, "foo_sum 1\n", job: "b")
+        try push(store, "# TYPE bar counter\nbar_total 1\n", job: "c")
+        try push(store, "# TYPE bar_total gauge\nbar_total 2\n", job: "c", method: .put)
+        try push(store, "bar 1\n", job: "d")  // `bar` was only claimed while bar_total was a counter.
+    }
+}

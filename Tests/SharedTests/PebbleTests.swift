@@ -278,3 +278,27 @@ struct PebbleFamilyReplayTests {
         #expect(String(decoding: b.bytes, as: UTF8.self) == String(decoding: a.bytes, as: UTF8.self))
     }
 }
+
+@Suite("Pebble edge cases")
+struct PebbleEdgeTests {
+    @Test("A first observation older than its window creates no series")
+    func staleFirst() throws {
+        var group = GroupState()
+        let push = try ExpositionParser.parse("g{clearmode=\"max1m\"} 1 1000\n")
+        var inserted = 0
+        let stale = group.apply(push.families[0], nowMs: 10_000_000, inserted: { _ in inserted += 1 })
+        #expect(stale == 1)
+        #expect(inserted == 0)
+        #expect(group.isEmpty)
+    }
+
+    @Test("Aggregating a plain value onto a pebble series makes it a plain series")
+    func aggregateOverPebble() throws {
+        var batch = GroupState(pebbleStorage: .observations)
+        for body in ["g{clearmode=\"max1m\"} 4\n", "g{clearmode=\"sum\"} 5\n"] {
+            for family in try ExpositionParser.parse(body).families { batch.apply(family, nowMs: 1_000_000) }
+        }
+        #expect(batch.families["g"]?.series[.empty]?.mode == .aggregate)
+        #expect(batch.families["g"]?.series[.empty]?.value == .scalar(5))
+    }
+}

@@ -28,6 +28,10 @@ final class MetricStore: Sendable {
     struct State: Sendable {
         var groups: [LabelKey: Group] = [:]
         var registrations: [String: Registration] = [:]
+        /// Every sample or metadata name a registered family writes, to the family's name:
+        /// two families must not write the same name (`foo_sum` of a histogram `foo` and an
+        /// untyped `foo_sum`; a counter `foo` and a counter `foo_total`).
+        var exposedNames: [String: String] = [:]
         var owners: [SeriesID: LabelKey] = [:]
         var seriesCount = 0
         /// Groups whose families may hold stale sorted-key caches.
@@ -106,8 +110,18 @@ final class MetricStore: Sendable {
         var added = 0
         var removed = replacedGroup?.state.seriesCount ?? 0
         var newKeys: Set<SeriesID> = []
+        var claimedHere: [String: String] = [:]
 
         for family in push.families {
+            for name in exposedNames(of: family.name, type: family.type) {
+                let owner = state.exposedNames[name] ?? claimedHere[name]
+                if let owner, owner != family.name {
+                    throw .badRequest(
+                        "line \(family.line): \(family.type) \(family.name) would write \(name), which family \(owner) already writes; "
+                            + "rename one of them")
+                }
+                claimedHere[name] = family.name
+            }
             if let registration = state.registrations[family.name], registration.type != family.type {
                 // A PUT replaces this group's family, so only other groups' families count.
                 let heldHere = replacedGroup?.state.families[family.name] != nil ? 1 : 0
@@ -171,6 +185,9 @@ final class MetricStore: Sendable {
                 })
             let has = group.state.families[name] != nil
             if !had, has {
+                if state.registrations[name] == nil {
+                    for exposed in exposedNames(of: name, type: family.type) { state.exposedNames[exposed] = name }
+                }
                 state.registrations[name, default: Registration(type: family.type, groups: 0)].groups += 1
             } else if had, !has {
                 unregister(name, &state)
@@ -194,6 +211,28 @@ final class MetricStore: Sendable {
     static func unregister(_ name: String, _ state: inout State) {
         guard var registration = state.registrations[name] else { return }
         registration.groups -= 1
-        state.registrations[name] = registration.groups > 0 ? registration : nil
+        if registration.groups > 0 {
+            state.registrations[name] = registration
+        } else {
+            state.registrations[name] = nil
+            for exposed in exposedNames(of: name, type: registration.type) where state.exposedNames[exposed] == name {
+                state.exposedNames[exposed] = nil
+            }
+        }
+    }
+
+    /// The names a family writes in either output format.
+    static func exposedNames(of name: String, type: MetricType) -> [String] {
+        switch type {
+        case .counter:
+            // OpenMetrics writes the samples of a counter `foo` as `foo_total`. The metadata
+            // name `foo` of a counter `foo_total` is not claimed: real exporters (Go's
+            // runtime metrics) pair a gauge `foo` with a counter `foo_total`.
+            return name.hasSuffix("_total") ? [name] : [name, name + "_total"]
+        case .histogram: return [name, name + "_bucket", name + "_sum", name + "_count"]
+        case .gaugeHistogram: return [name, name + "_bucket", name + "_sum", name + "_count", name + "_gsum", name + "_gcount"]
+        case .summary: return [name, name + "_sum", name + "_count"]
+        case .gauge, .untyped: return [name]
+        }
     }
 }

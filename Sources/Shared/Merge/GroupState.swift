@@ -119,22 +119,25 @@ extension FamilyState {
         // The common case, an update of a stored plain series, hashes the key once and
         // mutates the value in place.
         guard let index = series.index(forKey: incoming.key) else {
+            var state = SeriesState(value: incoming.value, mode: incoming.mode)
+            if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
+                // An observation too old for its window does not create the series.
+                guard Self.observe(v, incoming, spec, into: &state, fresh: true, pebbles: pebbles, nowMs: nowMs) else { return false }
+            }
             sortedCache = nil
             inserted(incoming.key)
-            var state = SeriesState(value: incoming.value, mode: incoming.mode)
-            var recorded = true
-            if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
-                recorded = Self.observe(v, incoming, spec, into: &state, fresh: true, pebbles: pebbles, nowMs: nowMs)
-            }
             series[incoming.key] = state
-            return recorded
+            return true
         }
         if case .pebble(let spec) = incoming.mode, case .scalar(let v) = incoming.value {
             return Self.observe(v, incoming, spec, into: &series.values[index], fresh: false, pebbles: pebbles, nowMs: nowMs)
         }
         switch incoming.mode {
         case .aggregate:
+            let wasPebble = series.values[index].mode.isPebble
             series.values[index].value.aggregate(incoming.value)
+            // Aggregating a plain value onto a pebble series starts it afresh as a plain one.
+            if wasPebble { series.values[index].mode = .aggregate }
         case .replace, .family, .pebble:
             series.values[index] = SeriesState(value: incoming.value, mode: incoming.mode)
         }
