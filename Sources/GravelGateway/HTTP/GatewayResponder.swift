@@ -124,16 +124,7 @@ struct GatewayResponder: HTTPResponder {
 
     /// OpenMetrics when the Accept header lists `application/openmetrics-text` with a non-zero q.
     static func wantsOpenMetrics(_ accept: String?) -> Bool {
-        guard let accept else { return false }
-        for part in accept.split(separator: ",") {
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
-            guard fields.first == "application/openmetrics-text" else { continue }
-            for parameter in fields.dropFirst() where parameter.hasPrefix("q=") {
-                if let q = Double(parameter.dropFirst(2)), q <= 0 { return false }
-            }
-            return true
-        }
-        return false
+        HeaderList.allows(accept, anyOf: ["application/openmetrics-text"])
     }
 
     // MARK: - Auth
@@ -186,14 +177,5 @@ struct GatewayResponder: HTTPResponder {
             status: status,
             headers: [.contentType: "text/plain; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> Substring {
-        var s = self
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return s
     }
 }

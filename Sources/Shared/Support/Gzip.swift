@@ -60,24 +60,6 @@ public enum Gzip {
 
     /// Whether an `Accept-Encoding` header allows gzip (`gzip` or `*`, with no `q=0`).
     public static func accepts(_ acceptEncoding: String?) -> Bool {
-        guard let acceptEncoding else { return false }
-        for part in acceptEncoding.split(separator: ",") {
-            let fields = part.split(separator: ";").map { $0.trimmingSpaces }
-            guard let coding = fields.first?.lowercased(), coding == "gzip" || coding == "*" else { continue }
-            for parameter in fields.dropFirst() where parameter.hasPrefix("q=") {
-                if let q = Double(parameter.dropFirst(2)), q <= 0 { return false }
-            }
-            return true
-        }
-        return false
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return s
+        HeaderList.allows(acceptEncoding, anyOf: ["gzip", "*"])
     }
 }
