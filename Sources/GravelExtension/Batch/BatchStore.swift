@@ -56,8 +56,9 @@ package final class BatchStore: Sendable {
                 try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
             } catch {
                 if error.kind == .tooManySeries {
-                    state.unreportedDrops["max_series", default: 0] += Double(push.families.reduce(0) { $0 + $1.series.count })
-                    state.droppedTotal["max_series", default: 0] += Double(push.families.reduce(0) { $0 + $1.series.count })
+                    let dropped = Double(push.families.reduce(0) { $0 + $1.series.count })
+                    state.unreportedDrops["max_series", default: 0] += dropped
+                    state.droppedTotal["max_series", default: 0] += dropped
                 }
                 return .failure(error)
             }
@@ -98,8 +99,9 @@ package final class BatchStore: Sendable {
         if method == .put { sameGroup.removeAll() }
 
         var added = 0
+        let typed = others + sameGroup
         for family in push.families {
-            for group in others + sameGroup {
+            for group in typed {
                 if let type = group.type(of: family.name), type != family.type {
                     throw .badRequest(
                         "line \(family.line): \(family.name) is pushed as \(family.type) but this sandbox already pushed it as \(type); "
@@ -170,7 +172,6 @@ package final class BatchStore: Sendable {
         state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty }
     }
 
-    package var isFlushing: Bool { state.withLock { $0.inflight != nil } }
 
     package var pendingEntries: Int { state.withLock { $0.pending.entryCount } }
 

@@ -17,7 +17,6 @@ package struct CumulativeConverter: Sendable {
 
     package init() {}
 
-    package var trackedSeries: Int { last.count }
 
     /// Replaces the cumulative values of aggregating counters, histograms and summaries
     /// with their increase; everything else passes unchanged.

@@ -36,7 +36,6 @@ package struct HTTPClientResponse: Sendable {
 package struct CurlFailure: Error, Sendable, CustomStringConvertible {
     package let code: Int
     package let message: String
-    package var isTimeout: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
     package var description: String { "\(message) (curl error \(code))" }
 }
 

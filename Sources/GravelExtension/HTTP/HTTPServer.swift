@@ -107,8 +107,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         if bytes > 0 { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        var head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
-        head.headers = headers
+        let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if bytes > 0 {
             var buffer = context.channel.allocator.buffer(capacity: bytes)

@@ -30,18 +30,18 @@ package struct PlatformMetrics: Sendable {
             if let type { initializationType = type }
             if type == "on-demand", !coldStartCounted {
                 coldStartCounted = true
-                out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+                out.append(coldStarts(1))
             }
         case .initReport(let type, let phase, let durationMs):
             guard phase == nil || phase == "init" else { break }
             if let type, initializationType == nil { initializationType = type }
             if type == "on-demand", !coldStartCounted {
                 coldStartCounted = true
-                out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+                out.append(coldStarts(1))
             }
             if let durationMs, !initDurationRecorded {
                 initDurationRecorded = true
-                out.append(histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, durationMs / 1000))
+                out.append(initDuration(durationMs / 1000))
             }
         case .start:
             break
@@ -64,7 +64,7 @@ package struct PlatformMetrics: Sendable {
             }
             if let ms = report.initDurationMs, !initDurationRecorded {
                 initDurationRecorded = true
-                out.append(histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, ms / 1000))
+                out.append(initDuration(ms / 1000))
             }
         }
         return out
@@ -75,7 +75,7 @@ package struct PlatformMetrics: Sendable {
         var out = [counter("lambda_invocations_total", "Invocations that finished.", 1)]
         if !coldStartCounted {
             coldStartCounted = true
-            out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", 1))
+            out.append(coldStarts(1))
         }
         return out
     }
@@ -98,8 +98,16 @@ package struct PlatformMetrics: Sendable {
             coldStartCounted = true
             coldStart = 1
         }
-        out.append(counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", coldStart))
+        out.append(coldStarts(coldStart))
         return out
+    }
+
+    private func coldStarts(_ count: Double) -> ParsedFamily {
+        counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", count)
+    }
+
+    private func initDuration(_ seconds: Double) -> ParsedFamily {
+        histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, seconds)
     }
 
     private func counter(_ name: String, _ help: String, _ value: Double) -> ParsedFamily {

@@ -57,10 +57,9 @@ struct GatewayResponder: HTTPResponder {
         var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
-        } catch is NIOTooManyBytesError {
-            // What collect(upTo:) throws when the body streams past the limit.
+        } catch let error where error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
+            // collect(upTo:) throws the first when the body streams past the limit, the
+            // second when Content-Length announces it.
             return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
