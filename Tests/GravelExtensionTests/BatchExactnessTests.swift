@@ -97,3 +97,33 @@ struct BatchExactnessTests {
         #expect(batch.flushOrder() == [c.key, b.key, a.key])
     }
 }
+
+@Suite("Batch entry count")
+struct BatchEntryCountTests {
+    /// The count is kept incrementally; it must equal a full recount after any pushes.
+    @Test("entryCount equals a recount of series and pebble observations")
+    func incremental() async {
+        let lines = [
+            "c_total{a=\"x\"} 1", "c_total{a=\"y\"} 2", "g{clearmode=\"max1m\"} 3", "g{clearmode=\"max1m\",k=\"2\"} 4",
+            "v{version=\"1\",clearmode=\"family\"} 1", "v{version=\"2\",clearmode=\"family\"} 1", "g{clearmode=\"sum\"} 5",
+        ]
+        await propertyCheck(count: 200, input: Gen.int(in: 0...6).array(of: 1...6).array(of: 1...5)) { pushes in
+            var group = BatchGroup(grouping: GroupingKey(labels: [("job", "j")]), operation: .merge, sequence: 0)
+            do {
+                for push in pushes {
+                    let body = "# TYPE c_total counter\n" + push.map { lines[$0] + "\n" }.joined()
+                    group.merge(try ExpositionParser.parse(body).families, nowMs: 1_000_000)
+                }
+            } catch {
+                Issue.record("refused: \(error)")
+            }
+            var recount = 0
+            for family in group.state.families.values {
+                for series in family.series.values {
+                    if case .observations(let list) = series.value { recount += list.count } else { recount += 1 }
+                }
+            }
+            #expect(group.entryCount == recount)
+        }
+    }
+}

@@ -42,8 +42,7 @@ package struct BatchGroup: Sendable {
     /// Merges one push's families, in order, with the Shared rules.
     package mutating func merge(_ families: [ParsedFamily], nowMs: Int64) {
         for family in families {
-            state.apply(family, nowMs: nowMs)
-            recount(family.name)
+            apply(family, nowMs: nowMs)
         }
     }
 
@@ -62,20 +61,37 @@ package struct BatchGroup: Sendable {
                     series.append(ParsedSeries(key: key, mode: family.replaced ? .family : value.mode, value: value.value))
                 }
             }
-            state.apply(ParsedFamily(name: name, type: family.type, help: family.help, series: series), nowMs: nowMs)
-            recount(name)
+            apply(ParsedFamily(name: name, type: family.type, help: family.help, series: series), nowMs: nowMs)
         }
         if operation == .delete { operation = .replace }
     }
 
-    private var familyEntries: [String: Int] = [:]
+    /// Applies one family and keeps `entryCount` (series, and each pebble observation) right
+    /// by recounting only the series the push touches, not the whole family.
+    private mutating func apply(_ family: ParsedFamily, nowMs: Int64) {
+        if family.replacesFamily {
+            entryCount -= entries(ofFamily: family.name)
+            state.apply(family, nowMs: nowMs)
+            entryCount += entries(ofFamily: family.name)
+            return
+        }
+        let touched = Set(family.series.map(\.key))
+        let before = entries(of: touched, in: family.name)
+        state.apply(family, nowMs: nowMs)
+        entryCount += entries(of: touched, in: family.name) - before
+    }
 
-    private mutating func recount(_ name: String) {
+    private func entries(ofFamily name: String) -> Int {
+        entries(of: state.families[name]?.series.keys.map { $0 } ?? [], in: name)
+    }
+
+    private func entries(of keys: some Sequence<LabelKey>, in name: String) -> Int {
+        guard let family = state.families[name] else { return 0 }
         var n = 0
-        for stored in state.families[name]?.series.values ?? [:].values {
+        for key in keys {
+            guard let stored = family.series[key] else { continue }
             if case .observations(let list) = stored.value { n += list.count } else { n += 1 }
         }
-        entryCount += n - (familyEntries[name] ?? 0)
-        familyEntries[name] = n
+        return n
     }
 }
