@@ -2,7 +2,7 @@
 #
 #   make build           debug build of every target
 #   make run [ARGS=...]  build and run gravel-gateway (default ARGS: -l localhost:4278)
-#   make test            Swift tests, then the Python integration tests in tests/integration
+#   make test            Swift tests, then the Python integration tests in IntegrationTests/integration
 #   make bench           benchmarks (scripts/bench.sh)
 #   make clean           remove build products and test caches
 
@@ -33,7 +33,7 @@ test:
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 	bin="$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
-	GRAVEL_BIN_DIR="$$bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/lambda tests/integration
+	GRAVEL_BIN_DIR="$$bin" $(PYTHON) -m pytest -q -p no:cacheprovider IntegrationTests/lambda IntegrationTests/integration
 
 bench:
 	scripts/setup.sh bench
@@ -41,8 +41,8 @@ bench:
 
 clean:
 	if [ -d .build ]; then $(SWIFT) package clean; fi
-	rm -rf .pytest_cache tests/integration/.pytest_cache
-	find tests -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf .pytest_cache IntegrationTests/integration/.pytest_cache
+	find IntegrationTests -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Targets of the parts that keep their own fragments (the extension's layer and demo).
 -include mk/*.mk

@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh run     C libraries the Swift build links against
 #   scripts/setup.sh test    run + prometheus (promtool, server), htpasswd, openssl,
-#                            curl, and the Python packages of tests/integration
+#                            curl, and the Python packages of IntegrationTests/integration
 #   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
 #
 # Several profiles may be given at once (`scripts/setup.sh test bench`).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make demo`: the whole of Gravel on one machine, in one command.
 
-Starts gravel-gateway, a Lambda sandbox emulator (tests/lambda/emulator.py) with
+Starts gravel-gateway, a Lambda sandbox emulator (IntegrationTests/lambda/emulator.py) with
 gravel-extension attached as Lambda would start it, invokes the Python function
 in function.py a few times, shuts the sandbox down, and prints what Prometheus
 would scrape from the gateway. Loopback only; every process is stopped at the end.
@@ -24,7 +24,7 @@ ROOT = HERE.parents[1]
 BIN = Path(os.environ.get("GRAVEL_BIN_DIR", ROOT / ".build" / "debug"))
 INVOCATIONS = int(os.environ.get("DEMO_INVOCATIONS", "5"))
 
-sys.path.insert(0, str(ROOT / "tests" / "lambda"))
+sys.path.insert(0, str(ROOT / "IntegrationTests" / "lambda"))
 from emulator import LambdaSandbox  # noqa: E402
 
 for var in ("NO_PROXY", "no_proxy"):

@@ -1,6 +1,6 @@
 """Helpers for the gravel-extension integration tests (no tests of its own).
 
-`extension_sandbox` starts the Lambda sandbox emulator (tests/lambda/emulator.py)
+`extension_sandbox` starts the Lambda sandbox emulator (IntegrationTests/lambda/emulator.py)
 with the real `gravel-extension` binary attached, talking to a real
 `gravel-gateway`. Import what you need:
 
@@ -26,7 +26,7 @@ import requests
 
 from conftest import REPO_ROOT, Gateway, _ProcessRegistry, _wait_ready, free_port
 
-sys.path.insert(0, str(REPO_ROOT / "tests" / "lambda"))
+sys.path.insert(0, str(REPO_ROOT / "IntegrationTests" / "lambda"))
 from emulator import InvocationResult, LambdaSandbox  # noqa: E402
 
 HTTP_TIMEOUT_S = 10.0
