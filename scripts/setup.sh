@@ -2,8 +2,11 @@
 # Installs what Gravel needs on a Debian machine, for one or more profiles:
 #
 #   scripts/setup.sh run     C libraries the Swift build links against
-#   scripts/setup.sh test    run + prometheus (promtool, server), htpasswd, openssl,
-#                            curl, and the Python packages of IntegrationTests/integration
+#   scripts/setup.sh test    run + prometheus (promtool, server), the Pushgateway, htpasswd,
+#                            openssl, curl, Go with client_golang (a real Go client, built
+#                            offline), nginx (the cluster router), chromium (the web page),
+#                            yamllint, debootstrap (the layer's minimal root), and the Python
+#                            packages of IntegrationTests/
 #   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
 #
 # Several profiles may be given at once (`scripts/setup.sh test bench`).
@@ -19,12 +22,14 @@ usage() {
 [ "$#" -ge 1 ] || usage
 
 run_pkgs=(libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev)
-test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl)
+test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl
+    golang-go golang-github-prometheus-client-golang-dev nginx chromium yamllint
+    debootstrap binutils zip unzip)
 bench_pkgs=(prometheus-pushgateway wrk hyperfine)
 
 # Python module to import -> PyPI distribution that provides it.
-test_py_modules=(prometheus_client pytest requests)
-test_py_dists=(prometheus-client pytest requests)
+test_py_modules=(prometheus_client pytest requests kubernetes_validate)
+test_py_dists=(prometheus-client pytest requests kubernetes-validate)
 
 debs=()
 py_modules=()
