@@ -1,4 +1,4 @@
-"""Exactness (DESIGN.md §6): random push sequences sent through the extension and
+"""Exactness (docs/SEMANTICS.md S51): random push sequences sent through the extension and
 straight to a second gateway leave both gateways with identical scrapes."""
 
 from __future__ import annotations

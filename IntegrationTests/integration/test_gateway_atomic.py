@@ -1,6 +1,6 @@
 """Atomic rejection of bad pushes by gravel-gateway.
 
-Contract (DESIGN.md section 4): a push is fully parsed and validated before
+Contract (docs/SEMANTICS.md S9, S24, S40, S42): a push is fully parsed and validated before
 anything changes. Any error answers 4xx (400 for these) with a message naming
 the line and the problem, and leaves the state exactly as it was. Rejected:
 - a malformed body (the message names the line, e.g. "line 3"),

@@ -3,7 +3,7 @@
 - `push_to_gateway` (PUT) replaces the group, `pushadd_to_gateway` (POST)
   merges into it (a Counter pushed twice sums), `delete_from_gateway` (DELETE)
   removes it. Grouping keys with a `/` go through the client's base64 path.
-- Round trip (EXPOSITION.md "Real inputs"): what `generate_latest` writes
+- Round trip (docs/SEMANTICS.md S18): what `generate_latest` writes
   (text 0.0.4) and what `prometheus_client.openmetrics.exposition.generate_latest`
   writes (OpenMetrics), for a registry with every metric type, pushed with PUT
   into a fresh group, comes back sample for sample, in both scrape formats.

@@ -1,6 +1,6 @@
 """Wire formats of gravel-gateway: gzip, scrape content types, self metrics.
 
-Contract (DESIGN.md sections 4 and 5, EXPOSITION.md "Output"):
+Contract (docs/SEMANTICS.md S13, S14 and S20-S22):
 - A push with `Content-Encoding: gzip` is decompressed.
 - A scrape with `Accept-Encoding: gzip` is answered gzip-compressed.
 - The scrape is text 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`) by

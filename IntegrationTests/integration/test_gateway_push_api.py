@@ -1,6 +1,6 @@
 """The push API of gravel-gateway: routes, grouping keys and group operations.
 
-Contract (DESIGN.md section 4, "Push API"):
+Contract (docs/SEMANTICS.md S1-S5, "Push API"):
 - `POST|PUT|DELETE /metrics{/<label>/<value>}*`; the path labels form the
   grouping key. `<label>@base64/<value>` takes URL-safe base64 (padding
   optional, `=` alone for an empty value). Path values are URL-decoded.
