@@ -65,7 +65,7 @@ PROMETHEUS_ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 
-SELF_METRIC_NAMES = frozenset({"push_time_seconds"})
+SELF_METRIC_NAMES = frozenset({"push_time_seconds", "push_failure_time_seconds"})
 SELF_METRIC_PREFIXES = ("gravel_gateway_",)
 
 START_TIMEOUT_S = 20.0

@@ -31,7 +31,9 @@ def seed(gw):
 
 
 def groups(gw):
-    return {k for k in gw.samples(drop_self=False) if k[0] == "push_time_seconds"}
+    """Groups that hold pushed data: a refused push to a new group creates it with a
+    push_failure_time_seconds only (as the Pushgateway), never with a push time."""
+    return {k for k, v in gw.samples(drop_self=False).items() if k[0] == "push_time_seconds" and v > 0}
 
 
 def assert_rejected(gw, method, path, body, *, expect_in_message=()):
