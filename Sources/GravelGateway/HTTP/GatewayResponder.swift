@@ -112,6 +112,9 @@ struct GatewayResponder: HTTPResponder {
             while more {
                 more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
                 if !more {
+                    // The gateway's own metrics are the node's, not a group's: Prometheus
+                    // attaches the scraped node's instance to them.
+                    out.addsEmptyInstance = false
                     metrics.render(into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale)
                     out.finish()
                 }
