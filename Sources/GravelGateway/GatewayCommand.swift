@@ -80,7 +80,7 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
-        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups))
+        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger)
         let metrics = GatewayMetrics(version: GravelVersion.string)
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
