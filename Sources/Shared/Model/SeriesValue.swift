@@ -34,7 +34,8 @@ public struct Quantile: Sendable, Hashable {
     }
 }
 
-/// A summary series.
+/// A summary series. Under `aggregate` the quantiles are dropped once two pushes merge
+/// (docs/SEMANTICS.md S30), leaving `_sum` and `_count`.
 public struct SummaryValue: Sendable, Hashable {
     public var quantiles: [Quantile]
     public var sum: Double?
@@ -59,8 +60,18 @@ public enum SeriesValue: Sendable, Hashable {
     case observations([TimedValue])
 
     /// What a scrape at `nowMs` shows: windows become their aggregate (nil when empty).
+    ///
+    /// A summary with nothing left to show (pushes with quantiles only, aggregated) is nil
+    /// too, so its family is left out rather than written as a bare header: a pre-aggregated
+    /// batch replays such a summary as no sample at all, and the scrape must not differ.
     public func exposed(atMs nowMs: Int64) -> SeriesValue? {
-        guard case .window(let window) = self else { return self }
-        return window.value(atMs: nowMs).map(SeriesValue.scalar)
+        switch self {
+        case .window(let window):
+            return window.value(atMs: nowMs).map(SeriesValue.scalar)
+        case .summary(let s) where s.quantiles.isEmpty && s.sum == nil && s.count == nil:
+            return nil
+        default:
+            return self
+        }
     }
 }
