@@ -4,7 +4,8 @@ extension SeriesValue {
     /// Scalars add. Histograms add on the bounds both layouts share (S29, see
     /// ``HistogramValue/merge(_:)``). Summaries add `_sum` and `_count` and drop their
     /// quantiles (S30): quantiles of two populations cannot be combined, and keeping either
-    /// side's would present them as the quantiles of the whole.
+    /// side's would present them as the quantiles of the whole. A `_sum` is unknown once
+    /// any side's is (see `sumOfKnown`).
     ///
     /// Histograms merge in place: this runs under the gateway's store lock on every push,
     /// so it allocates nothing and is linear in the number of buckets.
@@ -24,8 +25,11 @@ extension SeriesValue {
             }
         case .summary(let b):
             if case .summary(let a) = self {
+                // `_count` is always written once quantiles are dropped, a push without one
+                // adding none: a summary left with no sample at all could not be replayed by
+                // a batch (docs/SEMANTICS.md S51), yet must still drop the quantiles downstream.
                 self = .summary(SummaryValue(
-                    quantiles: [], sum: sumOfKnown(a.sum, b.sum), count: sumOfKnown(a.count, b.count)))
+                    quantiles: [], sum: sumOfKnown(a.sum, b.sum), count: (a.count ?? 0) + (b.count ?? 0)))
                 return
             }
         case .window, .observations:
@@ -40,11 +44,14 @@ extension SeriesValue {
 /// The sum of two parts of a total, unknown when either part is: a push without `_sum`
 /// says nothing about its observations' sum, so adding only the other side's would expose
 /// a wrong total as if it were the true one. Associative and commutative, like the sum.
+/// A merged value always has samples to show (buckets, or a summary's `_count`), so a batch
+/// replays an unknown `_sum` as a value without one and the gateway ends in the same state.
 @inline(__always)
 func sumOfKnown(_ a: Double?, _ b: Double?) -> Double? {
     guard let a, let b else { return nil }
     return a + b
 }
+
 
 extension HistogramValue {
     /// Adds `other` on the bounds both layouts share (docs/SEMANTICS.md S29).

@@ -60,18 +60,8 @@ public enum SeriesValue: Sendable, Hashable {
     case observations([TimedValue])
 
     /// What a scrape at `nowMs` shows: windows become their aggregate (nil when empty).
-    ///
-    /// A summary with nothing left to show (pushes with quantiles only, aggregated) is nil
-    /// too, so its family is left out rather than written as a bare header: a pre-aggregated
-    /// batch replays such a summary as no sample at all, and the scrape must not differ.
     public func exposed(atMs nowMs: Int64) -> SeriesValue? {
-        switch self {
-        case .window(let window):
-            return window.value(atMs: nowMs).map(SeriesValue.scalar)
-        case .summary(let s) where s.quantiles.isEmpty && s.sum == nil && s.count == nil:
-            return nil
-        default:
-            return self
-        }
+        guard case .window(let window) = self else { return self }
+        return window.value(atMs: nowMs).map(SeriesValue.scalar)
     }
 }
