@@ -52,7 +52,6 @@ func sumOfKnown(_ a: Double?, _ b: Double?) -> Double? {
     return a + b
 }
 
-
 extension HistogramValue {
     /// Adds `other` on the bounds both layouts share (docs/SEMANTICS.md S29).
     ///
@@ -70,17 +69,32 @@ extension HistogramValue {
     /// `_sum` adds, and is unknown when either side's is (see `sumOfKnown`).
     ///
     /// One pass over both layouts, writing into this histogram's buckets in place (the
-    /// write position never passes the read position): linear, no allocation.
+    /// write position never passes the read position): linear, no allocation. It runs under
+    /// the gateway's store lock; the union rule was quadratic when one body repeated a series
+    /// with new bounds (the stored layout grew with each, and each merge copied it).
     public mutating func merge(_ other: HistogramValue) {
         sum = sumOfKnown(sum, other.sum)
-        let theirs = other.buckets
+        let before = buckets.count
+        let kept = other.buckets.withUnsafeBufferPointer { theirs in
+            buckets.withUnsafeMutableBufferPointer { mine in Self.intersect(into: mine, theirs) }
+        }
+        buckets.removeLast(before - kept)
+    }
+
+    /// Writes the shared bounds with both counts into `mine`'s first elements; returns how many.
+    private static func intersect(into mine: UnsafeMutableBufferPointer<Bucket>, _ theirs: UnsafeBufferPointer<Bucket>) -> Int {
+        // Same layout, the common case: add pairwise, a loop the compiler vectorizes. Bit
+        // equality, so that -0 against 0 takes the general path, which writes 0 either way.
+        if mine.count == theirs.count,
+           zip(mine, theirs).allSatisfy({ $0.upperBound.bitPattern == $1.upperBound.bitPattern }) {
+            for k in mine.indices { mine[k].count += theirs[k].count }
+            return mine.count
+        }
         var write = 0, i = 0, j = 0
-        let mine = buckets.count
-        while i < mine, j < theirs.count {
-            let a = buckets[i].upperBound, b = theirs[j].upperBound
+        while i < mine.count, j < theirs.count {
+            let a = mine[i].upperBound, b = theirs[j].upperBound
             if a == b {
-                // -0 and 0 are one bound; writing 0 keeps the result independent of the order.
-                buckets[write] = Bucket(upperBound: a == 0 ? 0 : a, count: buckets[i].count + theirs[j].count)
+                mine[write] = Bucket(upperBound: a == 0 ? 0 : a, count: mine[i].count + theirs[j].count)
                 write += 1
                 i += 1
                 j += 1
@@ -91,7 +105,7 @@ extension HistogramValue {
                 j += 1
             }
         }
-        buckets.removeLast(mine - write)
+        return write
     }
 
     /// The sum of two histograms on their shared bounds; see ``merge(_:)``.
