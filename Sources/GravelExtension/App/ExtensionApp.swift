@@ -20,21 +20,32 @@ package final class ExtensionApp {
     let telemetry: TelemetryListener
     let flusher: Flusher
     let platformGrouping: GroupingKey
+    /// Whether invocation ends are signalled by `platform.runtimeDone`; once one failed to
+    /// come, the extension flushes at each INVOKE instead (lifecycle thread only).
+    var awaitRuntimeDone = false
 
     package init(config: Config, logger: Logger, clock: Clock = .system) {
         self.config = config
         self.logger = logger
         self.clock = clock
-        var platformLabels = [("job", config.job)]
-        if !config.functionName.isEmpty { platformLabels.append(("function_name", config.functionName)) }
-        platformGrouping = GroupingKey(labels: platformLabels.map { (name: $0.0, value: $0.1) })
+        platformGrouping = Self.platformGrouping(config: config, accountId: nil)
         store = BatchStore(maxSeries: config.maxSeries, cumulative: config.cumulative, ownGrouping: platformGrouping)
         telemetry = TelemetryListener(
-            store: store, platform: PlatformMetrics(grouping: platformGrouping), platformMetrics: config.platformMetrics,
-            clock: clock, logger: logger)
+            store: store, platform: PlatformMetrics(grouping: platformGrouping, initializationType: config.initializationType),
+            platformMetrics: config.platformMetrics, clock: clock, logger: logger)
         flusher = Flusher(
-            store: store, policy: FlushPolicy(strategy: config.flush, maxBackoff: config.maxBackoffSeconds, now: clock.monotonic()),
+            store: store, policy: FlushPolicy(strategy: config.flush, maxBackoff: config.maxBackoffSeconds, now: clock.wallSeconds()),
             clock: clock, logger: logger)
+    }
+
+    /// The group of the platform metrics: job, function name, region and account, so that
+    /// same-named functions in two regions or accounts stay apart.
+    static func platformGrouping(config: Config, accountId: String?) -> GroupingKey {
+        var labels = [(name: "job", value: config.job)]
+        if !config.functionName.isEmpty { labels.append((name: "function_name", value: config.functionName)) }
+        if !config.region.isEmpty { labels.append((name: "region", value: config.region)) }
+        if let accountId { labels.append((name: "account_id", value: accountId)) }
+        return GroupingKey(labels: labels)
     }
 
     /// Runs until SHUTDOWN; returns the process exit status.
@@ -55,12 +66,14 @@ package final class ExtensionApp {
         }
 
         do {
-            try api.register(name: Config.extensionName)
+            if let accountId = try api.register(name: config.extensionName) {
+                telemetry.setGrouping(Self.platformGrouping(config: config, accountId: accountId))
+            }
         } catch {
             logger.critical("registration failed: \(error)")
             return 1
         }
-        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")"])
+        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")", "name": "\(config.extensionName)"])
         if let listenError {
             logger.critical("\(listenError)")
             api.initError(reason: "ListenFailed", message: listenError)
@@ -68,12 +81,23 @@ package final class ExtensionApp {
         }
 
         let telemetryOn = config.telemetry && subscribe(api: api, group: group)
+        awaitRuntimeDone = telemetryOn
         flusher.start { [config, logger] in GatewayClient(config: config, logger: logger) }
         logger.info("gravel-extension \(GravelVersion.string) ready", metadata: [
             "listen": "\(config.listen.host):\(config.listen.port)", "gateway": "\(config.gatewayURL)",
             "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
         ])
 
+        if config.initializationType == "snap-start" {
+            // The snapshot is taken when Init ends, and whatever is buffered then would be
+            // sent by every sandbox restored from it. Init ends only once this extension
+            // calls /event/next, so wait for the function's init code to finish
+            // (platform.initRuntimeDone) and send its pushes now, once.
+            if telemetryOn, !telemetry.signals.wait(until: clock.monotonic() + Self.snapshotInitWaitSeconds, { $0.runtimeInitDone }) {
+                logger.warning("SnapStart: no platform.initRuntimeDone; pushes made by init code after now would be sent by every restored sandbox")
+            }
+            report(flusher.flush(deadline: clock.monotonic() + Double(config.flushTimeoutMs) / 1000), requestId: "init")
+        }
         while true {
             let event: LambdaEvent
             do {
@@ -115,23 +139,53 @@ package final class ExtensionApp {
         }
     }
 
-    func invoke(requestId: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
+    /// Time kept free before Lambda's deadline for the call to `/event/next`: an extension
+    /// still busy at the deadline times the invocation out, and Lambda resets the sandbox.
+    static let deadlineMarginSeconds = 0.1
+    /// The longest a SnapStart Init waits for the function's init code before the snapshot.
+    static let snapshotInitWaitSeconds = 60.0
+
+    /// The end of a flush started now for an invocation due at `deadlineMs`: the flush
+    /// budget, cut short by the invocation's own deadline (monotonic seconds).
+    func flushDeadline(deadlineMs: Int64) -> Double {
         let now = clock.monotonic()
-        flusher.policy.withLock { $0.invocationStarted(at: now) }
-        let budget = Double(config.flushTimeoutMs) / 1000
-        guard telemetryOn else {
-            // Without runtimeDone the previous invocation's pushes are complete now.
-            telemetry.recordInvokeWithoutTelemetry()
-            report(flusher.flushIfDue(budgetSeconds: budget), requestId: requestId)
+        let budgetEnd = now + Double(config.flushTimeoutMs) / 1000
+        guard deadlineMs > 0 else { return budgetEnd }
+        let invocationEnd = now + Double(deadlineMs - clock.wallMs()) / 1000 - Self.deadlineMarginSeconds
+        return max(now, min(budgetEnd, invocationEnd))
+    }
+
+    func invoke(requestId: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
+        flusher.policy.withLock { $0.invocationStarted(at: clock.wallSeconds()) }
+        telemetry.signals.withLock { $0.lastInvoke = requestId }
+        guard awaitRuntimeDone else {
+            // No runtimeDone to wait for: the previous invocation's pushes are complete now.
+            if !telemetryOn { telemetry.recordInvokeWithoutTelemetry() }
+            report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
             return
         }
-        // Wait for the runtime's answer, but never into the time the flush needs before
-        // Lambda's deadline: a function still running then keeps pushing into the next batch.
-        let remaining = deadlineMs > 0 ? Double(deadlineMs - clock.wallMs()) / 1000 : 900
-        let waitEnd = now + max(0, remaining - budget - 0.05)
-        let done = telemetry.signals.wait(until: waitEnd) { $0.isDone(requestId) }
-        if !done { logger.warning("no platform.runtimeDone before the deadline; flushing anyway", metadata: ["requestId": "\(requestId)"]) }
-        report(flusher.flushIfDue(budgetSeconds: budget), requestId: requestId)
+        // This invocation's pushes are still to come, so ask as if there were data. When the
+        // answer is no, waiting for runtimeDone would only be billed: go back to /next now.
+        guard flusher.isDue(hasData: true) else { return }
+
+        // Wait for the runtime's answer, keeping time for the flush before Lambda's deadline
+        // (the flush budget, or half of what is left when the function's timeout is short).
+        let now = clock.monotonic()
+        var waitEnd = now + 900
+        if deadlineMs > 0 {
+            let usable = Double(deadlineMs - clock.wallMs()) / 1000 - Self.deadlineMarginSeconds
+            let reserve = min(Double(config.flushTimeoutMs) / 1000, max(0, usable) / 2)
+            waitEnd = now + usable - reserve
+        }
+        if !telemetry.signals.wait(until: waitEnd, { $0.isDone(requestId) }) {
+            // A runtimeDone that does not come before the deadline will most likely never
+            // come (dropped, or the subscription broke): waiting again at every invocation
+            // would hold each one to its deadline.
+            awaitRuntimeDone = false
+            logger.error("no platform.runtimeDone before the invocation's deadline; flushing at each INVOKE from now on",
+                         metadata: ["requestId": "\(requestId)"])
+        }
+        report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
     }
 
     func shutdown(reason: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
@@ -140,9 +194,13 @@ package final class ExtensionApp {
         let deadline = now + max(0.05, remaining - 0.1)
         logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\(Int(remaining * 1000))"])
         if telemetryOn {
-            // The last invocation's platform.report usually comes only now.
-            let reportWait = now + min(0.3, (deadline - now) / 3)
-            _ = telemetry.signals.wait(until: reportWait) { $0.awaitingReport.isEmpty }
+            // The last invocation's platform.report usually comes only now; after a function
+            // timeout, its runtimeDone too. Both count (lambda_timeouts_total, durations), so
+            // wait for them, keeping at least half of the budget for the flush.
+            let reportWait = now + min(1.0, (deadline - now) / 2)
+            if !telemetry.signals.wait(until: reportWait, { $0.settled }) {
+                logger.warning("shutdown: the last invocation's platform events did not all come")
+            }
         }
         while clock.monotonic() < deadline {
             switch flusher.flush(deadline: deadline) {
@@ -175,19 +233,27 @@ package final class ExtensionApp {
 }
 
 extension ExtensionApp {
-    /// Reports an unusable configuration to Lambda (`init/error`), so the function's init
-    /// fails with the reason instead of running without its metrics.
-    package static func failInit(environment: [String: String], error: any Error, logger: Logger) -> Int32 {
-        logger.critical("invalid configuration: \(error)")
+    /// Runs without metrics after a configuration error: registers and follows events until
+    /// SHUTDOWN. Reporting `init/error` instead would make Lambda fail every invoke of the
+    /// function over a metrics setting; the error is logged once, loudly, where the
+    /// function's logs show it.
+    package static func runIdle(environment: [String: String], extensionName: String, error: any Error, logger: Logger) -> Int32 {
+        logger.critical("invalid configuration; running without metrics until the function is redeployed: \(error)")
         guard let runtimeAPI = environment["AWS_LAMBDA_RUNTIME_API"], !runtimeAPI.isEmpty else { return 1 }
         let api = ExtensionsClient(runtimeAPI: runtimeAPI, logger: logger)
         do {
-            try api.register(name: Config.extensionName)
+            try api.register(name: extensionName)
         } catch {
             logger.critical("registration failed: \(error)")
             return 1
         }
-        api.initError(reason: "ConfigError", message: "\(error)")
-        return 1
+        while true {
+            do {
+                if case .shutdown = try api.next() { return 0 }
+            } catch {
+                logger.critical("event/next failed: \(error)")
+                return 1
+            }
+        }
     }
 }

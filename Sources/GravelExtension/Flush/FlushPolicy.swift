@@ -1,6 +1,7 @@
 /// Decides at each flush point whether to flush, and backs off after failures.
 ///
-/// Time is the monotonic clock in seconds. `adaptive` flushes at every invocation end
+/// Time is wall-clock seconds: intervals span freezes, during which the monotonic clock
+/// may stand still. `adaptive` flushes at every invocation end
 /// until invocations come often (20 within a minute), then every 10 s: frequent traffic
 /// would otherwise pay a gateway round trip per invocation, while sparse traffic would
 /// leave data frozen in an idle sandbox for long.

@@ -55,21 +55,30 @@ package final class Flusher: Sendable {
                     return shared.job
                 }) else { continue }
                 let started = clock.monotonic()
-                let outcome = client.send(job.batch, deadline: job.deadline)
-                store.recordDrop(reason: "rejected", count: outcome.refusedEntries)
-                store.finish(returning: outcome.retry, nowMs: clock.wallMs())
-                let now = clock.monotonic()
-                policy.withLock { $0.finished(success: outcome.success, at: now) }
-                let result: Result = outcome.success ? .delivered : .failed(outcome.lastError ?? "not delivered in time")
-                if outcome.success {
+                var batch = job.batch
+                var result: Result
+                while true {
+                    let outcome = client.send(batch, deadline: job.deadline)
+                    store.recordDrop(reason: "rejected", count: outcome.refusedEntries)
+                    store.finish(returning: outcome.retry)
+                    let wallNow = clock.wallSeconds()
+                    policy.withLock { $0.finished(success: outcome.success, at: wallNow) }
+                    guard outcome.success else {
+                        logger.warning("flush failed; the batch is kept and retried with the same Idempotency-Key", metadata: [
+                            "error": "\(outcome.lastError ?? "out of time")", "kept_groups": "\(outcome.retry.groups.count)",
+                        ])
+                        result = .failed(outcome.lastError ?? "not delivered in time")
+                        break
+                    }
                     logger.debug("flushed", metadata: [
                         "groups": "\(outcome.delivered)", "refused": "\(outcome.refused)",
-                        "ms": "\(Int((now - started) * 1000))",
+                        "ms": "\(Int((clock.monotonic() - started) * 1000))",
                     ])
-                } else {
-                    logger.warning("flush failed; the batch is kept and retried", metadata: [
-                        "error": "\(outcome.lastError ?? "out of time")", "kept_groups": "\(outcome.retry.groups.count)",
-                    ])
+                    result = .delivered
+                    // A retried batch went out first; what was pushed meanwhile follows if
+                    // time is left.
+                    guard clock.monotonic() < job.deadline, let next = store.take(nowMs: clock.wallMs()) else { break }
+                    batch = next
                 }
                 box.withLock { shared in
                     shared.busy = false
@@ -84,7 +93,7 @@ package final class Flusher: Sendable {
     package func flush(deadline: Double) -> Result {
         guard box.wait(until: deadline, { !$0.busy }) else { return .busy }
         guard let batch = store.take(nowMs: clock.wallMs()) else { return .nothing }
-        let now = clock.monotonic()
+        let now = clock.wallSeconds()
         policy.withLock { $0.attempted(at: now) }
         let generation = box.withLock { shared -> Int in
             shared.job = Job(batch: batch, deadline: deadline)
@@ -95,12 +104,17 @@ package final class Flusher: Sendable {
         return box.withLock { $0.lastResult }
     }
 
-    /// Flushes if the policy says so; returns `nil` when it did not try.
-    package func flushIfDue(budgetSeconds: Double) -> Result? {
-        let now = clock.monotonic()
-        let hasData = store.hasPendingData
-        guard policy.withLock({ $0.shouldFlush(now: now, hasData: hasData) }) else { return nil }
-        return flush(deadline: now + budgetSeconds)
+    /// Whether the policy would flush now, given whether data is pending.
+    package func isDue(hasData: Bool) -> Bool {
+        let now = clock.wallSeconds()
+        return policy.withLock { $0.shouldFlush(now: now, hasData: hasData) }
+    }
+
+    /// Flushes if the policy says so, waiting until `deadline` (monotonic seconds); returns
+    /// `nil` when it did not try.
+    package func flushIfDue(deadline: Double) -> Result? {
+        guard isDue(hasData: store.hasPendingData) else { return nil }
+        return flush(deadline: deadline)
     }
 
     /// Waits until no flush is running, or the deadline.

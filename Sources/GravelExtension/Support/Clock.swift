@@ -8,8 +8,11 @@ import Darwin
 
 /// Wall and monotonic time without Foundation.
 ///
-/// Flush deadlines and intervals use the monotonic clock (a frozen sandbox does not move
-/// it backwards); Lambda's `deadlineMs` and pebble timestamps use the wall clock.
+/// Waits within one thawed stretch (flush deadlines) use the monotonic clock. Everything
+/// that spans freezes uses the wall clock: the flush interval, the adaptive window and the
+/// retry backoff, because the monotonic clock may not advance while the sandbox is frozen
+/// (seen after SnapStart restores). Lambda's `deadlineMs` and pebble timestamps are wall
+/// clock too.
 package struct Clock: Sendable {
     /// Milliseconds since the Unix epoch.
     package var wallMs: @Sendable () -> Int64
@@ -28,6 +31,9 @@ package struct Clock: Sendable {
             return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
         },
         monotonic: { Clock.monotonicNow() })
+
+    /// Seconds since the Unix epoch.
+    package func wallSeconds() -> Double { Double(wallMs()) / 1000 }
 
     package static func monotonicNow() -> Double {
         var ts = timespec()
