@@ -182,7 +182,7 @@ package final class ExtensionApp {
             // come (dropped, or the subscription broke): waiting again at every invocation
             // would hold each one to its deadline.
             awaitRuntimeDone = false
-            logger.error("no platform.runtimeDone before the invocation's deadline; flushing at each INVOKE from now on",
+            logger.error("no platform.runtimeDone before the invocation's deadline (lost telemetry, or the function timed out); flushing at each INVOKE from now on",
                          metadata: ["requestId": "\(requestId)"])
         }
         report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
