@@ -30,10 +30,12 @@ cache=${LAYER_CACHE:-$repo/.build-layer}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
-if [ "$(uname -m)" != x86_64 ]; then
-    echo "build-layer: this script builds the x86_64 layer on an x86_64 machine (see README for arm64)" >&2
-    exit 1
-fi
+# The zip is for the machine's own architecture (x86_64 here; arm64 on an arm64 machine,
+# untested: see README, "Build the layer").
+case "$(uname -m)" in
+    x86_64|aarch64) ;;
+    *) echo "build-layer: Lambda runs x86_64 and arm64 only, not $(uname -m)" >&2; exit 1 ;;
+esac
 
 started=$(date +%s)
 "$here/build-curl.sh" "$cache/curl"

@@ -11,7 +11,7 @@ max_glibc=2.34
 max_bytes=$((20 * 1024 * 1024))
 failed=0
 
-allowed_needed='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2|libgcc_s\.so\.1)$'
+allowed_needed='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libgcc_s\.so\.1)$'
 while read -r lib; do
     if ! [[ $lib =~ $allowed_needed ]]; then
         echo "check-layer-binary: needs $lib, which Lambda's Amazon Linux may not have" >&2
