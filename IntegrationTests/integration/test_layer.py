@@ -6,7 +6,7 @@ none of Debian's libraries.
   GLIBC_2.34, at most 20 MB.
 - The zipped binary runs against the Lambda sandbox emulator inside a root that holds
   only glibc and libgcc_s, taken from a Debian bookworm minbase (debootstrap, built once
-  and cached in .build-layer/roots/, about two minutes the first time).
+  and cached in /var/cache/gravel/roots/ (GRAVEL_MACHINE_CACHE), about two minutes the first time).
 - HTTPS to a gateway with the CA only where Amazon Linux keeps it
   (/etc/pki/tls/certs/ca-bundle.crt), and only where Debian keeps it.
 
@@ -31,7 +31,10 @@ from test_extension_harness import extension_sandbox, function_samples  # noqa: 
 from test_extension_tls import RecordingGateway, tls_gateway  # noqa: F401  (fixture)
 
 LAYER_ZIP = Path(os.environ.get("GRAVEL_LAYER_ZIP") or REPO_ROOT / "dist" / "gravel-extension-layer.zip")
-ROOTS = REPO_ROOT / ".build-layer" / "roots"
+# Kept outside the clone, for every clone on the machine (CI clones afresh): as root
+# /var/cache/gravel, else ~/.cache/gravel, or GRAVEL_MACHINE_CACHE.
+ROOTS = Path(os.environ.get("GRAVEL_MACHINE_CACHE")
+             or ("/var/cache/gravel" if os.geteuid() == 0 else str(Path.home() / ".cache" / "gravel"))) / "roots"
 SUITE = "bookworm"
 MIRROR = os.environ.get("GRAVEL_DEBOOTSTRAP_MIRROR", "http://deb.debian.org/debian")
 IN_ROOT = "/opt/extensions/gravel-extension"
@@ -64,7 +67,7 @@ def require_root() -> None:
 
 @pytest.fixture(scope="session")
 def minbase() -> Path:
-    """Debian bookworm minbase, built once (debootstrap) and kept in .build-layer/roots/."""
+    """Debian bookworm minbase, built once (debootstrap) and kept in the machine cache."""
     require_root()
     root = ROOTS / f"{SUITE}-minbase"
     if (root / "var/lib/dpkg/status").exists():

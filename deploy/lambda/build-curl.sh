@@ -101,8 +101,9 @@ mkdir -p "$prefix/static" "$prefix/pkgconfig"
 for archive in libssl.a libcrypto.a libz.a; do
     ln -sf "/usr/lib/$multiarch/$archive" "$prefix/static/$archive"
 done
+# ${pcfiledir}: the prefix moves with the folder (the cache may be copied between machines).
 cat >"$prefix/pkgconfig/libcurl.pc" <<EOF
-prefix=$prefix
+prefix=\${pcfiledir}/..
 Name: libcurl
 Description: static libcurl for the gravel-extension layer (HTTP, HTTPS)
 Version: $(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"/\1/p' "$prefix/include/curl/curlver.h")

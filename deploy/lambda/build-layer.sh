@@ -18,8 +18,10 @@
 #
 # The build refuses to pack a binary that breaks any of this (check-layer-binary.sh).
 #
-# Environment: SWIFT (default swift), LAYER_CACHE (default .build-layer; libcurl, the Swift
-# build and the link helpers live there, so a rerun only redoes what changed).
+# Environment: SWIFT (default swift), LAYER_CACHE (default .build-layer; the Swift build and
+# the link helpers live there, so a rerun only redoes what changed), GRAVEL_MACHINE_CACHE
+# (default /var/cache/gravel as root, else ~/.cache/gravel: the static libcurl, which depends
+# only on Debian's curl source package, is kept there for every clone on the machine).
 set -euo pipefail
 
 output=${1:?usage: $0 <output zip>}
@@ -38,7 +40,10 @@ case "$(uname -m)" in
 esac
 
 started=$(date +%s)
-"$here/build-curl.sh" "$cache/curl"
+if [ "$(id -u)" -eq 0 ]; then machine_cache_default=/var/cache/gravel; else machine_cache_default=$HOME/.cache/gravel; fi
+machine_cache=${GRAVEL_MACHINE_CACHE:-$machine_cache_default}
+mkdir -p "$machine_cache"
+"$here/build-curl.sh" "$machine_cache/curl"
 
 # libstdc++.a alone in a directory searched first: -lstdc++ (from the Swift static stdlib's
 # link arguments) then resolves to the archive instead of libstdc++.so.
@@ -49,7 +54,7 @@ cc -O2 -fPIC -Wall -Werror -c "$here/glibc-compat.c" -o "$cache/link/glibc-compa
 # A scratch path of its own: the debug build the tests use keeps Debian's shared libcurl.
 build=(-c release --static-swift-stdlib --scratch-path "$cache/swift" --product gravel-extension
     -Xlinker -L"$cache/link" -Xlinker "$cache/link/glibc-compat.o")
-export PKG_CONFIG_PATH="$cache/curl/pkgconfig"
+export PKG_CONFIG_PATH="$machine_cache/curl/pkgconfig"
 (cd "$repo" && "$swift" build "${build[@]}")
 bin="$(cd "$repo" && "$swift" build "${build[@]}" --show-bin-path)/gravel-extension"
 
