@@ -19,6 +19,8 @@ struct GatewayResponder: HTTPResponder {
     var authenticator: Authenticator? = nil
     /// `--protect-scrape`: the scrape needs credentials too.
     var protectScrape = false
+    /// The page at `/` and the Pushgateway's JSON API.
+    var webSettings = WebSettings()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -30,6 +32,8 @@ struct GatewayResponder: HTTPResponder {
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
             return scrape(request)
+        case "/", "/api/v1/metrics", "/api/v1/status", "/api/v1/admin/wipe":
+            return await respondWeb(request, context: context)
         default:
             guard path == "/metrics" || path.hasPrefix("/metrics/") else {
                 return text(.notFound, "not found: \(path); push to /metrics/job/<job>, scrape GET /metrics")
@@ -108,7 +112,8 @@ struct GatewayResponder: HTTPResponder {
         snapshot.render(into: &writer, now: clock())
         metrics.render(
             into: &writer, series: store.seriesCount, groups: snapshot.groups.count,
-            staleObservations: store.staleObservations.load(ordering: .relaxed))
+            staleObservations: store.staleObservations.load(ordering: .relaxed),
+            pushedFamily: snapshot.holdsFamily(named:))
         writer.finish()
         var body = ByteBuffer(bytes: writer.bytes)
         var headers: HTTPFields = [.contentType: writer.contentType]

@@ -11,6 +11,8 @@ final class MetricStore: Sendable {
         var grouping: GroupingKey
         var state = GroupState()
         var pushTimeSeconds = 0.0
+        /// Last time a push to this group was refused, in seconds since the epoch; 0 = never.
+        var pushFailureTimeSeconds = 0.0
     }
 
     /// A metric name's type and how many groups hold a family of that name.
