@@ -156,7 +156,7 @@ struct StatusPage {
         }
         for key in shown {
             guard let group = snapshot.groups[key] else { continue }
-            self.group(&html, group)
+            self.group(&html, group, open: shown.count <= Self.openFamiliesUpTo)
         }
         if shown.count > 10 { pager(&html, count: keys.count, page: page, pages: pages, first: shown.startIndex, end: shown.endIndex) }
         if adminAPI {
@@ -198,7 +198,10 @@ struct StatusPage {
         html.raw("</nav>\n")
     }
 
-    private func group(_ html: inout HTMLWriter, _ group: MetricStore.Group) {
+    /// Pages showing this many groups or fewer list their families unfolded.
+    static let openFamiliesUpTo = 5
+
+    private func group(_ html: inout HTMLWriter, _ group: MetricStore.Group, open: Bool) {
         let failed = group.pushFailureTimeSeconds > group.pushTimeSeconds
         html.raw(failed ? "<section class=\"group failed\">" : "<section class=\"group\">")
         html.raw("<div class=\"head\"><span class=\"labels\">")
@@ -230,7 +233,7 @@ struct StatusPage {
 
         let names = group.state.families.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let seriesCount = group.state.seriesCount
-        html.raw("<details><summary>")
+        html.raw(open ? "<details open><summary>" : "<details><summary>")
         html.number(names.count)
         html.raw(names.count == 1 ? " family, " : " families, ")
         html.number(seriesCount)
