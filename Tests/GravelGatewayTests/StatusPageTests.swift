@@ -101,12 +101,19 @@ struct StatusPageTests {
     func tenThousandGroups() throws {
         let store = try store(groups: 10_000) { i in "# TYPE a counter\na 1\nb{k=\"\(i)\"} 2\n" }
         _ = render(store)  // The first snapshot sorts the keys once, as after any change.
-        let clock = ContinuousClock()
-        var html = ""
-        let plain = clock.measure { html = render(store) }
-        #expect(html.contains("Groups 1–50 of 10000"))
-        let filtered = clock.measure { html = render(store, "filter=region%3D%22us") }
-        #expect(html.contains("Groups 1–50 of 5000"))
+        // The fastest of three runs: the machine running the tests may be busy.
+        func fastest(_ query: String?, expecting text: String) -> Duration {
+            (0..<3).map { _ in
+                var html = ""
+                let elapsed = ContinuousClock().measure { html = render(store, query) }
+                #expect(html.contains(text))
+                return elapsed
+            }.min()!
+        }
+        let plain = fastest(nil, expecting: "Groups 1–50 of 10000")
+        // A filter scans all 10,000 groups; the term `a` is in no group's labels, so every
+        // group's family names are searched too (and `a` is one of them).
+        let filtered = fastest("filter=region%3D%22us+a", expecting: "Groups 1–50 of 5000")
         #expect(plain < .milliseconds(50), "page 1 took \(plain)")
         #expect(filtered < .milliseconds(100), "filtered page 1 took \(filtered)")
     }
