@@ -26,6 +26,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
     var maxSeries = 1_000_000
 
+    @Option(help: "Most groups (grouping keys) the gateway holds; a push that would create one more is refused.")
+    var maxGroups = 100_000
+
+    @Flag(help: "Serve OpenMetrics to scrapers that prefer it in Accept (default: text 0.0.4 only, as the Pushgateway).")
+    var enableOpenmetrics = false
+
     @Option(help: ArgumentHelp(
         "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
         valueName: "file"))
@@ -45,6 +51,12 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Close connections idle this long, and requests whose body takes longer to arrive.", valueName: "duration"))
     var readTimeout = "30s"
+
+    @Option(help: ArgumentHelp("Close connections whose client stops reading its response this long (a stalled scrape).", valueName: "duration"))
+    var writeTimeout = "60s"
+
+    @Option(help: "Most connections open at once; more are closed as they open.")
+    var maxConnections = 1000
 
     @Flag(name: .customLong("web.enable-admin-api"), help: "Serve PUT /api/v1/admin/wipe and show delete buttons on the page at /.")
     var enableAdminAPI = false
@@ -71,13 +83,14 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
-        let store = MetricStore(maxSeries: maxSeries)
+        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger)
         let metrics = GatewayMetrics(version: GravelVersion.string)
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
             store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
+        responder.openMetrics = enableOpenmetrics
         responder.webSettings = .init(adminAPI: enableAdminAPI, flags: statusFlags, startTime: clock())
         let app = Application(
             responder: InstrumentedResponder(wrapped: responder, metrics: metrics.requests),

@@ -25,14 +25,14 @@ struct PushgatewayAPITests {
         let text = String(decoding: PushgatewayAPI.metrics(store.snapshot(), now: 1_796_127_440), as: UTF8.self)
         let stamp = #""time_stamp":"2026-12-01T12:17:16.5Z""#
         let expected = #"{"status":"success","data":[{"labels":{"job":"batch"},"last_push_successful":true,"#
-            + #""lat":{"# + stamp + #","type":"HISTOGRAM","metrics":[{"buckets":{"+Inf":"3","0.1":"1","1":"2"},"count":"3","labels":{"job":"batch"},"sum":"2.5"}]},"#
+            + #""lat":{"# + stamp + #","type":"HISTOGRAM","metrics":[{"buckets":{"+Inf":"3","0.1":"1","1":"2"},"count":"3","labels":{"instance":"","job":"batch"},"sum":"2.5"}]},"#
             + #""push_failure_time_seconds":{"# + stamp
             + #","type":"GAUGE","help":"Last Unix time when changing this group in the Pushgateway failed.","metrics":[{"labels":{"instance":"","job":"batch"},"value":"0"}]},"#
             + #""push_time_seconds":{"# + stamp
             + #","type":"GAUGE","help":"Last Unix time when changing this group in the Pushgateway succeeded.","metrics":[{"labels":{"instance":"","job":"batch"},"value":"1.7961274365e+09"}]},"#
             + #""reqs":{"# + stamp + #","type":"COUNTER","help":"Requests \"served\".","metrics":["#
-            + #"{"labels":{"job":"batch","path":"/a"},"value":"3"},{"labels":{"job":"batch","path":"/b"},"value":"1.234567e+06"}]},"#
-            + #""s":{"# + stamp + #","type":"SUMMARY","metrics":[{"count":"2","labels":{"job":"batch"},"quantiles":{"0.5":"1","0.99":"NaN"},"sum":"3"}]}}]}"#
+            + #"{"labels":{"instance":"","job":"batch","path":"/a"},"value":"3"},{"labels":{"instance":"","job":"batch","path":"/b"},"value":"1.234567e+06"}]},"#
+            + #""s":{"# + stamp + #","type":"SUMMARY","metrics":[{"count":"2","labels":{"instance":"","job":"batch"},"quantiles":{"0.5":"1","0.99":"NaN"},"sum":"3"}]}}]}"#
         #expect(text == expected)
     }
 
@@ -56,6 +56,7 @@ struct PushgatewayAPITests {
         let store = try store([("batch", "x{v=\"</script>\\\"},\\n\"} 1\n")])
         let text = String(decoding: PushgatewayAPI.metrics(store.snapshot(), now: 0), as: UTF8.self)
         #expect(text.contains(#""v":"\u003c/script\u003e\"},\n""#))
+        #expect(text.contains(#"{"labels":{"instance":"","job":"batch","v":"#), "instance=\"\" sorts among the labels")
     }
 
     @Test("Status lists build information, flags sorted by name, and the start time")

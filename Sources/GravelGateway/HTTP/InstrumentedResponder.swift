@@ -1,9 +1,10 @@
 import Hummingbird
+import Synchronization
 
-/// Wraps the gateway's responder to count every request by code, handler and method and
-/// to time it, without the wrapped responder knowing.
-struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder where Wrapped.Context == BasicRequestContext {
-    typealias Context = BasicRequestContext
+/// Wraps the gateway's responder to count every request by code, handler and method, and
+/// to time it and measure its response, without the wrapped responder knowing.
+struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
+    typealias Context = Wrapped.Context
 
     let wrapped: Wrapped
     let metrics: RequestMetrics
@@ -13,13 +14,9 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder where Wrappe
         let handler = RequestMetrics.Handler(method: request.method, path: request.uri.path)
         let method = RequestMetrics.Method(request.method)
         let requestBytes = request.headers[.contentLength].flatMap { Int($0) }
+        var response: Response
         do {
-            let response = try await wrapped.respond(to: request, context: context)
-            metrics.record(
-                handler: handler, method: method, code: response.status.code, seconds: Self.seconds(since: start),
-                requestBytes: requestBytes,
-                responseBytes: response.body.contentLength ?? response.headers[.contentLength].flatMap { Int($0) })
-            return response
+            response = try await wrapped.respond(to: request, context: context)
         } catch {
             // Hummingbird answers a thrown error with its status, or 500 for any other error.
             let code = (error as? any HTTPResponseError)?.status.code ?? 500
@@ -28,10 +25,33 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder where Wrappe
                 requestBytes: requestBytes, responseBytes: nil)
             throw error
         }
+        // A scrape streams its body after this returns: time and count it once it is written,
+        // so the duration covers the rendering and the size is what went out (after gzip).
+        let code = response.status.code
+        let metrics = self.metrics
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            let written = WrittenBytes()
+            defer {
+                metrics.record(
+                    handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
+                    requestBytes: requestBytes, responseBytes: written.count.load(ordering: .relaxed))
+            }
+            try await body.write(writer.map { buffer in
+                written.count.add(buffer.readableBytes, ordering: .relaxed)
+                return buffer
+            })
+        }
+        return response
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = (ContinuousClock.now - start).components
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
+}
+
+/// The bytes of one response body, counted as its pieces are written.
+private final class WrittenBytes: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -27,7 +27,7 @@ enum PushgatewayAPI {
     }
 
     /// The names the gateway writes into every group, as the Pushgateway does.
-    static let pushTimeName = MetricStore.reservedName
+    static let pushTimeName = "push_time_seconds"
     static let pushFailureTimeName = "push_failure_time_seconds"
 
     static func write(_ group: MetricStore.Group, into json: inout JSONWriter, nowMs: Int64) {
@@ -49,13 +49,8 @@ enum PushgatewayAPI {
         entries.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
 
         let groupLabels = group.grouping.labels.map { ($0.name, $0.value) }
-        // The time series of the two time families carry the grouping labels and, as every
-        // series the Pushgateway exposes, an instance label (empty when the path has none).
-        var timeLabels = groupLabels
-        if !timeLabels.contains(where: { $0.0 == "instance" }) {
-            timeLabels.append(("instance", ""))
-            timeLabels.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        }
+        // The time series of the two time families carry the grouping labels.
+        let timeLabels = withInstance(groupLabels)
         let pushTime = group.pushTimeSeconds
         let failureTime = group.pushFailureTimeSeconds
         json.beginObject()
@@ -107,10 +102,20 @@ enum PushgatewayAPI {
         json.beginArray()
         for key in family.cachedSortedKeys ?? family.series.keys.sorted() {
             guard let value = family.series[key]?.value.exposed(atMs: nowMs) else { continue }
-            write(value, labels: key.labels.map { ($0.name, $0.value) }, into: &json)
+            write(value, labels: withInstance(key.labels.map { ($0.name, $0.value) }), into: &json)
         }
         json.endArray()
         json.endObject()
+    }
+
+    /// Labels with `instance=""` added when they have no instance, as the scrape writes
+    /// every group's series and as the Pushgateway stores them.
+    static func withInstance(_ labels: [(String, String)]) -> [(String, String)] {
+        guard !labels.contains(where: { $0.0 == "instance" }) else { return labels }
+        var labels = labels
+        let at = labels.firstIndex { !$0.0.utf8.lexicographicallyPrecedes("instance".utf8) } ?? labels.count
+        labels.insert(("instance", ""), at: at)
+        return labels
     }
 
     /// One series, keys in Go's sorted order: `buckets, count, labels, sum` for histograms,
