@@ -16,7 +16,7 @@ Helpers (import them with `from conftest import ...`)
   openmetrics_check(text)       structural checks of an OpenMetrics scrape
   parse_scrape(text)            {(name, frozenset(labels.items())): value}
   series(name, **labels)        a key of that dict
-  without_self(samples)         drops push_time_seconds and gravel_gateway_*
+  without_self(samples)         drops push_time_seconds, process_* and gravel_gateway_*
   strip_self_text(text)         the same on exposition text, line by line
   assert_samples_equal(a, b)    numeric comparison with a readable diff
   with_labels(samples, **l)     adds labels to every series (as path labels do)
@@ -65,7 +65,12 @@ PROMETHEUS_ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 
-SELF_METRIC_NAMES = frozenset({"push_time_seconds", "push_failure_time_seconds"})
+SELF_METRIC_NAMES = frozenset({
+    "push_time_seconds", "push_failure_time_seconds",
+    # The gateway's own process metrics (Linux), as every Prometheus client exposes them.
+    "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+    "process_open_fds", "process_max_fds", "process_start_time_seconds",
+})
 SELF_METRIC_PREFIXES = ("gravel_gateway_",)
 
 START_TIMEOUT_S = 20.0
@@ -230,7 +235,8 @@ def is_self_metric(name: str) -> bool:
 
 
 def without_self(samples: Mapping[SeriesKey, float]) -> dict[SeriesKey, float]:
-    """Drops `push_time_seconds` and `gravel_gateway_*` samples."""
+    """Drops `push_time_seconds`, `push_failure_time_seconds`, `process_*` and
+    `gravel_gateway_*` samples."""
     return {k: v for k, v in samples.items() if not is_self_metric(k[0])}
 
 
