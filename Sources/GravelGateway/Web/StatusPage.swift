@@ -266,7 +266,8 @@ struct StatusPage {
         html.number(names.count)
         html.raw(names.count == 1 ? " family, " : " families, ")
         html.number(seriesCount)
-        html.raw(" series</summary><table><thead><tr><th>Family</th><th>Type</th><th>Series</th><th>Help</th></tr></thead><tbody>")
+        html.raw(" series</summary><table><colgroup><col class=\"family\"><col class=\"type\"><col class=\"series\"><col></colgroup>")
+        html.raw("<thead><tr><th>Family</th><th>Type</th><th class=\"num\">Series</th><th>Help</th></tr></thead><tbody>")
         for name in names {
             let family = group.state.families[name]!
             html.raw("<tr><td class=\"name\">")
@@ -317,9 +318,10 @@ struct StatusPage {
         .head{display:flex;justify-content:space-between;align-items:center;gap:8px}
         .label{display:inline-block;background:#e8edf3;border-radius:3px;padding:1px 7px;margin:0 6px 2px 0;font-family:ui-monospace,monospace;font-size:13px}
         .times{color:#4a5568;display:flex;gap:24px;margin:4px 0}.bad{color:#c0392b}
-        summary{cursor:pointer;color:#1f6fd0}table{border-collapse:collapse;margin-top:6px;width:100%}
+        summary{cursor:pointer;color:#1f6fd0}table{border-collapse:collapse;margin-top:6px;width:100%;table-layout:fixed}
+        col.family{width:38%}col.type{width:12%}col.series{width:8%}
         th,td{text-align:left;padding:3px 10px 3px 0;border-bottom:1px solid #edf0f4;vertical-align:top}
-        td.name{font-family:ui-monospace,monospace}td.num{text-align:right}.empty{padding:0 24px;color:#4a5568}
+        td.name{font-family:ui-monospace,monospace;overflow-wrap:anywhere}.num{text-align:right;padding-right:24px}.empty{padding:0 24px;color:#4a5568}
 
         """
 
