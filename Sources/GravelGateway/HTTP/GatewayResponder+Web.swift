@@ -73,10 +73,3 @@ extension GatewayResponder {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
     }
 }
-
-extension MetricStore.Snapshot {
-    /// Whether any group holds a family of this name.
-    func holdsFamily(named name: String) -> Bool {
-        groups.values.contains { $0.state.families[name] != nil }
-    }
-}

@@ -52,6 +52,8 @@ struct StatusPage {
             return url
         }
 
+        private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
         static func formEncode(_ text: String) -> String {
             var out = ""
             for byte in text.utf8 {
@@ -63,10 +65,9 @@ struct StatusPage {
                 case UInt8(ascii: " "):
                     out += "+"
                 default:
-                    let hex = Array("0123456789ABCDEF".utf8)
                     out += "%"
-                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+                    out.unicodeScalars.append(Unicode.Scalar(Self.hexDigits[Int(byte >> 4)]))
+                    out.unicodeScalars.append(Unicode.Scalar(Self.hexDigits[Int(byte & 0xF)]))
                 }
             }
             return out
