@@ -25,12 +25,20 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
                 requestBytes: requestBytes, responseBytes: nil)
             throw error
         }
+        let code = response.status.code
+        if let length = response.body.contentLength {
+            // A body of known length (every answer but the scrape) is ready: record now and
+            // leave the response as it is, so a push costs the instrumentation no allocation.
+            metrics.record(
+                handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
+                requestBytes: requestBytes, responseBytes: length)
+            return response
+        }
         // A scrape streams its body after this returns: time and count it once it is written,
         // so the duration covers the rendering and the size is what went out (after gzip).
-        let code = response.status.code
         let metrics = self.metrics
         let body = response.body
-        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+        response.body = ResponseBody { writer in
             let written = WrittenBytes()
             defer {
                 metrics.record(
