@@ -21,6 +21,8 @@ struct GatewayResponder: HTTPResponder {
     var protectScrape = false
     /// `--enable-openmetrics`: serve OpenMetrics to scrapers that prefer it.
     var openMetrics = false
+    /// The page at `/` and the Pushgateway's JSON API.
+    var webSettings = WebSettings()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -32,6 +34,8 @@ struct GatewayResponder: HTTPResponder {
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
             return scrape(request)
+        case "/", "/api/v1/metrics", "/api/v1/status", "/api/v1/admin/wipe":
+            return await respondWeb(request, context: context)
         default:
             // Before the body is read: an unauthenticated client gets nothing parsed.
             if PushRoute.isPushPath(path), let denied = await authenticate(request, context) { return denied }
@@ -115,7 +119,9 @@ struct GatewayResponder: HTTPResponder {
                     // The gateway's own metrics are the node's, not a group's: Prometheus
                     // attaches the scraped node's instance to them.
                     out.addsEmptyInstance = false
-                    metrics.render(into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale)
+                    metrics.render(
+                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                        pushedFamily: snapshot.holdsFamily(named:))
                     out.finish()
                 }
                 var chunk = ByteBuffer(bytes: out.takeBytes())
