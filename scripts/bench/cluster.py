@@ -160,8 +160,10 @@ def pushes_per_node(ports: list[int]) -> list[float]:
     for port in ports:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
             text = r.read().decode()
-        m = re.search(r'^gravel_gateway_pushes_total\{outcome="accepted"\} (\S+)$', text, re.M)
-        out.append(float(m.group(1)) if m else 0.0)
+        m = re.search(r'^gravel_gateway_pushes_total\{[^}]*outcome="accepted"[^}]*\} (\S+)$', text, re.M)
+        if m is None:
+            sys.exit(f"cluster bench: no accepted-pushes counter in the scrape of port {port}")
+        out.append(float(m.group(1)))
     return out
 
 
