@@ -4,7 +4,7 @@
 #   scripts/setup.sh run     C libraries the Swift build links against
 #   scripts/setup.sh test    run + prometheus (promtool, server), the Pushgateway, htpasswd,
 #                            openssl, curl, Go with client_golang (a real Go client, built
-#                            offline), nginx (the cluster router), chromium (the web page),
+#                            offline), nginx and haproxy (the cluster routers), chromium (the web page),
 #                            yamllint, debootstrap (the layer's minimal root), and the Python
 #                            packages of IntegrationTests/
 #   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
@@ -23,7 +23,7 @@ usage() {
 
 run_pkgs=(libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev)
 test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl
-    golang-go golang-github-prometheus-client-golang-dev nginx chromium yamllint
+    golang-go golang-github-prometheus-client-golang-dev nginx haproxy chromium yamllint
     debootstrap binutils zip unzip)
 bench_pkgs=(prometheus-pushgateway wrk hyperfine)
 
