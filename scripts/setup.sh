@@ -7,7 +7,7 @@
 #                            offline), nginx and haproxy (the cluster routers), chromium (the web page),
 #                            yamllint, debootstrap (the layer's minimal root), and the Python
 #                            packages of IntegrationTests/
-#   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
+#   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine, nginx (the cluster bench)
 #
 # Several profiles may be given at once (`scripts/setup.sh test bench`).
 # Idempotent, and quick when everything is present: apt-get and pip are only
@@ -25,7 +25,7 @@ run_pkgs=(libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev)
 test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl
     golang-go golang-github-prometheus-client-golang-dev nginx haproxy chromium yamllint
     debootstrap binutils zip unzip)
-bench_pkgs=(prometheus-pushgateway wrk hyperfine)
+bench_pkgs=(prometheus-pushgateway wrk hyperfine nginx)
 
 # Python module to import -> PyPI distribution that provides it.
 test_py_modules=(prometheus_client pytest requests kubernetes_validate)

@@ -1,10 +1,12 @@
-"""Several gravel-gateway nodes behind nginx, as deploy/nginx/gravel.conf runs them.
+"""Several gravel-gateway nodes behind a consistent-hash router, as the shipped
+configurations run them.
 
-Real processes on loopback: every node on its own port with its own data directory,
-Debian's nginx started with the shipped configuration (only its server lines point at
-the test's ports), and Debian's Prometheus scraping every node through file_sd with the
-shipped scrape job (deploy/kubernetes/prometheus/gravel-scrape.yml; its relabelling runs
-on the same meta labels Kubernetes discovery would give).
+Real processes on loopback: every node on its own port (with its own data directory when
+the binary has --data-dir), Debian's nginx with deploy/nginx/gravel.conf and Debian's
+HAProxy with deploy/haproxy/gravel.cfg (only their server lines point at the test's
+ports), and Debian's Prometheus scraping every node through file_sd with the shipped
+scrape job (deploy/kubernetes/prometheus/gravel-scrape.yml; its relabelling runs on the
+same meta labels Kubernetes discovery would give).
 
 What a user relies on:
 - every group lives on exactly one node, the nodes share the groups about evenly, and a
@@ -22,9 +24,8 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import grp
-import random
+import pwd
 import re
 import shutil
 import signal
@@ -250,7 +251,7 @@ class Cluster:
         self.binary = gateway_binary()
         self.durable = _supports("--data-dir")
         self.nodes: list[Node] = []
-        self.http = _http_session()
+        self.pushers: list[Pusher] = []
 
     def start_node(self, name: str, *args: str, port: int | None = None, data_dir: Path | None = None) -> Node:
         """A node called `name`, on `port` (a free one by default), with its own data
@@ -270,6 +271,12 @@ class Cluster:
         node = Node(name, port, data_dir, Gateway(proc, port, log_path, argv))
         self.nodes = [n for n in self.nodes if n.name != name] + [node]
         return node
+
+    def push_continuously(self, router: Router, groups: list[int]) -> "Pusher":
+        """Starts pushers through the router; they are stopped at teardown at the latest."""
+        pusher = Pusher(router.url, groups).start()
+        self.pushers.append(pusher)
+        return pusher
 
     def router(self, kind: str = "nginx") -> Router:
         """A router of this kind (nginx, haproxy), not started yet."""
@@ -363,6 +370,10 @@ class State:
 def cluster(request, tmp_path) -> Iterable[Cluster]:
     c = Cluster(request, tmp_path)
     yield c
+    # A test that failed half-way leaves its pushers running: stop them before the
+    # processes they push to.
+    for pusher in c.pushers:
+        pusher.stop()
     c.registry.stop_all()
 
 
@@ -417,6 +428,7 @@ class Pusher:
         return self
 
     def stop(self) -> None:
+        """Stops the threads (again: a no-op)."""
         self._stop.set()
         for w in self._workers:
             w.join(timeout=15)
@@ -523,7 +535,7 @@ def _kill_under_load(cluster: Cluster, kind: str, seconds_after: float):
     nodes = [cluster.start_node(f"gravel-gateway-{i}") for i in range(3)]
     router = cluster.start_router(nodes, kind)
     groups = list(range(300))
-    pusher = Pusher(router.url, groups).start()
+    pusher = cluster.push_continuously(router, groups)
     pusher.wait_rounds(2, timeout=60)
     owners_before = cluster.owners()
     victim = nodes[1]
@@ -615,7 +627,7 @@ def test_a_fourth_node_takes_a_quarter_of_the_groups_and_old_copies_expire(clust
     groups = list(range(400))
     # Pushed continuously, each group about every few hundred milliseconds: live groups
     # never reach the TTL; only copies nobody pushes to any more do.
-    pusher = Pusher(router.url, groups).start()
+    pusher = cluster.push_continuously(router, groups)
     pusher.wait_rounds(2, timeout=60)
     before = cluster.owners()
     assert all(len(o) == 1 for o in before.values())
