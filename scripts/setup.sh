@@ -4,10 +4,10 @@
 #   scripts/setup.sh run     C libraries the Swift build links against
 #   scripts/setup.sh test    run + prometheus (promtool, server), the Pushgateway, htpasswd,
 #                            openssl, curl, Go with client_golang (a real Go client, built
-#                            offline), nginx (the cluster router), chromium (the web page),
+#                            offline), nginx and haproxy (the cluster routers), chromium (the web page),
 #                            yamllint, debootstrap (the layer's minimal root), and the Python
 #                            packages of IntegrationTests/
-#   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
+#   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine, nginx (the cluster bench)
 #   scripts/setup.sh layer   run + what `make layer` needs to build libcurl from Debian's
 #                            source package (dpkg-dev, gcc, make) and pack the zip
 #
@@ -25,9 +25,9 @@ usage() {
 
 run_pkgs=(libcurl4-openssl-dev libssl-dev libcrypt-dev zlib1g-dev)
 test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-utils openssl curl
-    golang-go golang-github-prometheus-client-golang-dev nginx chromium yamllint
+    golang-go golang-github-prometheus-client-golang-dev nginx haproxy chromium yamllint
     debootstrap binutils zip unzip)
-bench_pkgs=(prometheus-pushgateway wrk hyperfine)
+bench_pkgs=(prometheus-pushgateway wrk hyperfine nginx)
 layer_pkgs=(dpkg-dev gcc make binutils zip)
 
 # Python module to import -> PyPI distribution that provides it.
