@@ -14,6 +14,8 @@ extension SeriesValue {
                 quantiles: b.quantiles,
                 sum: addOptional(a.sum, b.sum),
                 count: addOptional(a.count, b.count)))
+        case (.nativeHistogram, _), (_, .nativeHistogram):
+            self = Self.aggregatedNative(self, other)
         default:
             // Kinds only differ when a family changed type (refused first) or a pebble
             // series is aggregated as a plain one, which starts it afresh.
