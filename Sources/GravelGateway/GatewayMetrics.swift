@@ -15,7 +15,7 @@ final class GatewayMetrics: Sendable {
 
     init(version: String) { self.version = version }
 
-    func render(into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int) {
+    func render<W: ScrapeWriter>(into writer: inout W, series: Int, groups: Int, staleObservations: Int) {
         func counter(_ name: String, _ help: String, _ values: [(LabelKey, Int)]) {
             let names = writer.names(family: name, type: .counter)
             writer.writeHeader(metadataName: names.metadata, type: .counter, help: help)

@@ -95,17 +95,23 @@ struct GatewayResponder: HTTPResponder {
         metrics.scrapes.add(1, ordering: .relaxed)
         let format: ExpositionFormat = openMetrics && Self.prefersOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
         let gzip = Gzip.accepts(request.headers[.acceptEncoding])
-        var headers: HTTPFields = [.contentType: ExpositionWriter(format: format, capacity: 0).contentType]
+        let snapshot = store.snapshot()
+        // Native histograms exist only in protobuf; without them the text formats say it all.
+        let protobuf = Self.prefersProtobuf(request.headers[.accept], openMetrics: openMetrics) && snapshot.holdsNativeHistograms
+        var headers: HTTPFields = [
+            .contentType: protobuf ? ProtobufWriter(capacity: 0).contentType : ExpositionWriter(format: format, capacity: 0).contentType
+        ]
         if gzip { headers[.contentEncoding] = "gzip" }
         if request.method == .head { return Response(status: .ok, headers: headers) }
-        let snapshot = store.snapshot()
         let seriesCount = store.seriesCount
         let stale = store.staleObservations.load(ordering: .relaxed)
         let now = clock()
         let metrics = self.metrics
         let body = ResponseBody { writer in
             var cursor = ScrapeCursor(snapshot, now: now)
-            var out = ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
+            var out: any ScrapeWriter = protobuf
+                ? ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)
+                : ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
             out.addsEmptyInstance = true
             let stream = gzip ? Gzip.Stream() : nil
             var more = true
