@@ -9,6 +9,9 @@ package struct FlushRequest: Sendable {
     package var body: [UInt8]
     /// Series and observations the request carries, for drop accounting.
     package var entries: Int
+    /// Text 0.0.4, or delimited protobuf when the group holds native histograms (only
+    /// protobuf carries them).
+    package var contentType = ExpositionWriter(format: .text, capacity: 0).contentType
 }
 
 extension BatchGroup {
@@ -18,16 +21,21 @@ extension BatchGroup {
         case .delete:
             return FlushRequest(method: .delete, path: grouping.path, body: [], entries: 0)
         case .merge, .replace:
-            var writer = ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
+            var writer: any ScrapeWriter = state.holdsNativeHistograms
+                ? ProtobufWriter(capacity: 256 + entryCount * 64)
+                : ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
             render(into: &writer)
-            return FlushRequest(method: operation == .merge ? .post : .put, path: grouping.path, body: writer.bytes, entries: entryCount)
+            writer.finish()
+            return FlushRequest(
+                method: operation == .merge ? .post : .put, path: grouping.path, body: writer.takeBytes(), entries: entryCount,
+                contentType: writer.contentType)
         }
     }
 
     /// Writes every family once, sorted, each series with the `clearmode` that replays its
     /// merge: pebble observations as repeated lines with their timestamps; series of a
     /// family replaced by a `family` push as `family`.
-    package func render(into writer: inout ExpositionWriter) {
+    package func render<W: ScrapeWriter>(into writer: inout W) {
         var state = self.state
         // A batch keeps pebble observations verbatim, so the time does not matter here.
         state.render(into: &writer, clearModes: true, nowMs: 0)

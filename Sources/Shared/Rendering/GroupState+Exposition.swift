@@ -6,14 +6,14 @@ extension GroupState {
     ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every
     ///   series but pebble ones, whose observations keep their own mode.
     ///   Pebble windows show their aggregate at `nowMs`; a family with nothing to show is skipped.
-    public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false, nowMs: Int64) {
+    public mutating func render<W: ScrapeWriter>(into writer: inout W, clearModes: Bool = false, nowMs: Int64) {
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var family = families.removeValue(forKey: name)!
             defer { families[name] = family }
             let keys = family.sortedKeys()
             let shown = keys.compactMap { key -> (LabelKey, SeriesValue, ClearMode)? in
                 let series = family.series[key]!
-                return series.value.exposed(atMs: nowMs).map { (key, $0, series.mode) }
+                return series.value.exposed(atMs: nowMs).flatMap { writer.shows($0) }.map { (key, $0, series.mode) }
             }
             guard !shown.isEmpty else { continue }
             let names = writer.names(family: name, type: family.type)
@@ -24,7 +24,7 @@ extension GroupState {
                     let mode: ClearMode = family.replaced && !seriesMode.isPebble ? .family : seriesMode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
-                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra)
+                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra, timestampMs: nil)
             }
         }
     }
