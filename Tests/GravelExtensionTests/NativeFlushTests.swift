@@ -51,4 +51,20 @@ struct NativeFlushTests {
         #expect(request.contentType.hasPrefix("text/plain; version=0.0.4"))
         #expect(String(decoding: request.body, as: UTF8.self).hasPrefix("# TYPE c counter\nc{"))
     }
+
+    @Test("GRAVEL_CUMULATIVE: a native histogram's totals become what was observed since the previous push")
+    func cumulative() {
+        var converter = CumulativeConverter()
+        func convert(_ h: NativeHistogram) -> SeriesValue? {
+            var families = push(h, counter: 1).families
+            converter.convert(&families, group: job.key)
+            return families[0].series[0].value
+        }
+        let first = [0.5, 2.5, 0], second = [0.75, 100, -3]
+        #expect(convert(native(first, schema: 3)) == .nativeHistogram(native(first, schema: 3), classic: nil))
+        // The client lowered its resolution meanwhile: the increase is at the new schema.
+        #expect(convert(native(first + second, schema: 1)) == .nativeHistogram(native(second, schema: 1), classic: nil))
+        // A restart (fewer observations than before): the new totals are the increase.
+        #expect(convert(native([7], schema: 1)) == .nativeHistogram(native([7], schema: 1), classic: nil))
+    }
 }

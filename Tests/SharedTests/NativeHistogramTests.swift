@@ -107,6 +107,20 @@ struct NativeHistogramTests {
         }
     }
 
+    @Test("The increase of a cumulative histogram is the histogram of what was observed since, also after a resolution drop")
+    func increase() async {
+        await propertyCheck(count: 300, input: Observed.gen, Observed.gen, Gen.int(in: 0...3)) { a, b, drop in
+            let earlier = a.histogram
+            let later = Observed(schema: max(-4, a.schema - Int32(drop)), zeroThreshold: a.zeroThreshold, values: a.values + b.values)
+            let since = Observed(schema: later.schema, zeroThreshold: a.zeroThreshold, values: b.values)
+            #expect(later.histogram.increase(since: earlier) == since.histogram)
+            if !a.values.isEmpty {
+                // A restarted client (fewer observations than before) is no increase.
+                #expect(Observed(schema: a.schema, zeroThreshold: a.zeroThreshold, values: []).histogram.increase(since: earlier) == nil)
+            }
+        }
+    }
+
     @Test("Series values: native parts add, classic buckets stay only while every push had them")
     func seriesValues() {
         let classic = HistogramValue(buckets: [Bucket(upperBound: 1, count: 1), Bucket(upperBound: .infinity, count: 2)], sum: 3)

@@ -64,6 +64,48 @@ extension NativeHistogram {
         }
     }
 
+    /// What was observed since `earlier`, a previous state of the same cumulative histogram,
+    /// or `nil` when this cannot be a later state of it (the client restarted): a finer schema,
+    /// a smaller zero threshold, or any count below the earlier one.
+    ///
+    /// Clients may lower the resolution or widen the zero bucket of a live histogram, so
+    /// `earlier` is first brought to this schema and threshold, exactly.
+    public func increase(since earlier: NativeHistogram) -> NativeHistogram? {
+        guard schema <= earlier.schema, zeroThreshold >= earlier.zeroThreshold else { return nil }
+        var before = earlier.reduced(toSchema: schema)
+        if zeroThreshold > before.zeroThreshold {
+            guard Self.mergedZeroThreshold(zeroThreshold, before.zeroThreshold, schema: schema) == zeroThreshold else { return nil }
+            before.widenZeroBucket(to: zeroThreshold)
+        }
+        guard count >= before.count, zeroCount >= before.zeroCount,
+              let positive = Self.subtracted(before.positive, from: positive),
+              let negative = Self.subtracted(before.negative, from: negative)
+        else { return nil }
+        return NativeHistogram(
+            schema: schema, zeroThreshold: zeroThreshold, zeroCount: zeroCount - before.zeroCount,
+            count: count - before.count, sum: sum - before.sum, positive: positive, negative: negative,
+            floatCounts: floatCounts || before.floatCounts)
+    }
+
+    /// `later − earlier` bucket by bucket, without the buckets that did not change; `nil`
+    /// when a bucket of `earlier` is missing from `later` or larger there.
+    static func subtracted(_ earlier: [Bucket], from later: [Bucket]) -> [Bucket]? {
+        var result: [Bucket] = []
+        result.reserveCapacity(later.count)
+        var j = 0
+        for bucket in later {
+            var count = bucket.count
+            if j < earlier.count, earlier[j].index < bucket.index { return nil }
+            if j < earlier.count, earlier[j].index == bucket.index {
+                guard earlier[j].count <= count else { return nil }
+                count -= earlier[j].count
+                j += 1
+            }
+            if count > 0 { result.append(Bucket(index: bucket.index, count: count)) }
+        }
+        return j == earlier.count ? result : nil
+    }
+
     static func reduce(_ buckets: [Bucket], by shift: Int32) -> [Bucket] {
         var result: [Bucket] = []
         result.reserveCapacity(buckets.count)
