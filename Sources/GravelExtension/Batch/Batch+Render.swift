@@ -21,23 +21,32 @@ extension BatchGroup {
         case .delete:
             return FlushRequest(method: .delete, path: grouping.path, body: [], entries: 0)
         case .merge, .replace:
-            var writer: any ScrapeWriter = state.holdsNativeHistograms
-                ? ProtobufWriter(capacity: 256 + entryCount * 64)
-                : ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
+            let method: PushMethod = operation == .merge ? .post : .put
+            if state.holdsNativeHistograms {
+                var writer = ProtobufWriter(capacity: 256 + entryCount * 64)
+                render(into: &writer)
+                writer.finish()
+                return FlushRequest(
+                    method: method, path: grouping.path, body: writer.takeBytes(), entries: entryCount, contentType: writer.contentType)
+            }
+            var writer = ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
             render(into: &writer)
-            writer.finish()
-            return FlushRequest(
-                method: operation == .merge ? .post : .put, path: grouping.path, body: writer.takeBytes(), entries: entryCount,
-                contentType: writer.contentType)
+            return FlushRequest(method: method, path: grouping.path, body: writer.bytes, entries: entryCount)
         }
     }
 
     /// Writes every family once, sorted, each series with the `clearmode` that replays its
     /// merge: pebble observations as repeated lines with their timestamps; series of a
     /// family replaced by a `family` push as `family`.
-    package func render<W: ScrapeWriter>(into writer: inout W) {
+    package func render(into writer: inout ExpositionWriter) {
         var state = self.state
         // A batch keeps pebble observations verbatim, so the time does not matter here.
+        state.render(into: &writer, clearModes: true, nowMs: 0)
+    }
+
+    /// The same in protobuf, for groups that hold native histograms.
+    package func render(into writer: inout ProtobufWriter) {
+        var state = self.state
         state.render(into: &writer, clearModes: true, nowMs: 0)
     }
 }

@@ -108,22 +108,28 @@ struct GatewayResponder: HTTPResponder {
         let now = clock()
         let metrics = self.metrics
         let body = ResponseBody { writer in
-            var cursor = ScrapeCursor(snapshot, now: now)
-            var out: any ScrapeWriter = protobuf
-                ? ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)
-                : ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
-            out.addsEmptyInstance = true
-            let stream = gzip ? Gzip.Stream() : nil
-            var more = true
-            while more {
-                more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
-                if !more {
-                    metrics.render(into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale)
-                    out.finish()
+            // Generic over the writer, so each format's loop is specialized (no dynamic dispatch per series).
+            func stream<W: ScrapeWriter>(_ out: W) async throws {
+                var out = out
+                var cursor = ScrapeCursor(snapshot, now: now)
+                out.addsEmptyInstance = true
+                let stream = gzip ? Gzip.Stream() : nil
+                var more = true
+                while more {
+                    more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
+                    if !more {
+                        metrics.render(into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale)
+                        out.finish()
+                    }
+                    var chunk = ByteBuffer(bytes: out.takeBytes())
+                    if let stream { chunk = stream.compress(chunk, last: !more) }
+                    if chunk.readableBytes > 0 { try await writer.write(chunk) }
                 }
-                var chunk = ByteBuffer(bytes: out.takeBytes())
-                if let stream { chunk = stream.compress(chunk, last: !more) }
-                if chunk.readableBytes > 0 { try await writer.write(chunk) }
+            }
+            if protobuf {
+                try await stream(ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096))
+            } else {
+                try await stream(ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096))
             }
             try await writer.finish(nil)
         }

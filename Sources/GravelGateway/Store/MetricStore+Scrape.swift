@@ -83,7 +83,11 @@ struct ScrapeCursor {
                 while series < keys.count {
                     let key = keys[series]
                     series += 1
-                    guard let value = stored.series[key]!.value.exposed(atMs: nowMs).flatMap({ writer.shows($0) }) else { continue }
+                    guard var value = stored.series[key]!.value.exposed(atMs: nowMs) else { continue }
+                    if case .nativeHistogram = value {
+                        guard let shown = writer.shows(value) else { continue }  // Text has no native histograms.
+                        value = shown
+                    }
                     if !headerWritten {
                         writer.writeHeader(metadataName: names.metadata, type: first.type, help: help)
                         headerWritten = true

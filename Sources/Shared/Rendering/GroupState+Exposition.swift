@@ -6,14 +6,27 @@ extension GroupState {
     ///   flush). Families replaced by a `family` push carry `clearmode="family"` on every
     ///   series but pebble ones, whose observations keep their own mode.
     ///   Pebble windows show their aggregate at `nowMs`; a family with nothing to show is skipped.
-    public mutating func render<W: ScrapeWriter>(into writer: inout W, clearModes: Bool = false, nowMs: Int64) {
+    public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false, nowMs: Int64) {
+        renderFamilies(into: &writer, clearModes: clearModes, nowMs: nowMs)
+    }
+
+    /// The same in delimited protobuf (a batch that holds native histograms).
+    public mutating func render(into writer: inout ProtobufWriter, clearModes: Bool = false, nowMs: Int64) {
+        renderFamilies(into: &writer, clearModes: clearModes, nowMs: nowMs)
+    }
+
+    // Concrete entry points above: callers in other modules get a version specialized for
+    // their writer instead of dispatching through the protocol for every series.
+    mutating func renderFamilies<W: ScrapeWriter>(into writer: inout W, clearModes: Bool, nowMs: Int64) {
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var family = families.removeValue(forKey: name)!
             defer { families[name] = family }
             let keys = family.sortedKeys()
             let shown = keys.compactMap { key -> (LabelKey, SeriesValue, ClearMode)? in
                 let series = family.series[key]!
-                return series.value.exposed(atMs: nowMs).flatMap { writer.shows($0) }.map { (key, $0, series.mode) }
+                guard let value = series.value.exposed(atMs: nowMs) else { return nil }
+                if case .nativeHistogram = value { return writer.shows(value).map { (key, $0, series.mode) } }
+                return (key, value, series.mode)
             }
             guard !shown.isEmpty else { continue }
             let names = writer.names(family: name, type: family.type)
