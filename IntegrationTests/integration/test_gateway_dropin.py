@@ -172,3 +172,15 @@ def test_timestamps_refused_except_on_pebbles(gateway):
     now_ms = int(time.time() * 1000)
     gateway.ok("POST", "/metrics/job/j", f'# TYPE g gauge\ng{{clearmode="max5m"}} 7 {now_ms - 1000}\n')
     assert gateway.samples()[series("g", job="j")] == 7
+
+
+def test_conflicting_help_is_logged_once(gateway):
+    gateway.ok("POST", "/metrics/job/a", "# HELP jobs Jobs done.\n# TYPE jobs counter\njobs 1\n")
+    for i in range(3):
+        gateway.ok("POST", f"/metrics/job/b{i}", "# HELP jobs Work items finished.\n# TYPE jobs counter\njobs 1\n")
+    text = gateway.scrape_text()
+    assert "# HELP jobs Jobs done." in text  # the first HELP wins, once per family
+    deadline = time.monotonic() + 5
+    while "different HELP" not in gateway.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gateway.log().count("different HELP") == 1, gateway.log()[-2000:]

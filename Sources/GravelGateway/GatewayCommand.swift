@@ -58,6 +58,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most connections open at once; more are closed as they open.")
     var maxConnections = 1000
 
+    @Flag(name: .customLong("web.enable-admin-api"), help: "Serve PUT /api/v1/admin/wipe and show delete buttons on the page at /.")
+    var enableAdminAPI = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -80,7 +83,7 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
-        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups))
+        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger)
         let metrics = GatewayMetrics(version: GravelVersion.string)
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
@@ -88,8 +91,9 @@ struct GatewayCommand: AsyncParsableCommand {
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
         responder.openMetrics = enableOpenmetrics
+        responder.webSettings = .init(adminAPI: enableAdminAPI, flags: statusFlags, startTime: clock())
         let app = Application(
-            responder: responder,
+            responder: InstrumentedResponder(wrapped: responder, metrics: metrics.requests),
             server: try protection.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             logger: logger)
@@ -105,17 +109,41 @@ struct ListenAddress {
     var host: String
     var port: Int
 
+    /// `:port` binds `::`, which on Linux takes IPv4 too (as `::ffff:a.b.c.d`) unless
+    /// `net.ipv6.bindv6only` is 1; then, or without IPv6, it binds `0.0.0.0` as before.
     init(_ text: String) throws {
+        try self.init(text, bindV6Only: Self.readBindV6Only())
+    }
+
+    /// - Parameter bindV6Only: the content of `/proc/sys/net/ipv6/bindv6only`, nil when
+    ///   there is no such file (no IPv6 on Linux; other systems default to dual stack).
+    init(_ text: String, bindV6Only: String?) throws {
         guard let colon = text.lastIndex(of: ":") else {
             throw ValidationError("listen address \(text) needs a port, as host:port")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
+        if host.isEmpty { host = Self.wildcardHost(bindV6Only: bindV6Only) }
         guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("listen address \(text) has an invalid port")
         }
         self.host = host
         self.port = port
+    }
+
+    static func wildcardHost(bindV6Only: String?) -> String {
+        #if os(Linux)
+        return bindV6Only?.filter { !$0.isWhitespace } == "0" ? "::" : "0.0.0.0"
+        #else
+        return "::"
+        #endif
+    }
+
+    static func readBindV6Only() -> String? {
+        #if os(Linux)
+        return try? String(contentsOfFile: "/proc/sys/net/ipv6/bindv6only", encoding: .utf8)
+        #else
+        return nil
+        #endif
     }
 }

@@ -68,17 +68,26 @@ struct BatchStoreTests {
         #expect(s.pendingEntries == 0)
     }
 
-    @Test("A failed flush goes back in front of newer pushes")
-    func restore() throws {
+    @Test("A failed batch is sent again unchanged, with its key, before newer pushes")
+    func retrySameKey() throws {
         let s = store()
         try push(s, "# TYPE c counter\nc 1\n# TYPE g gauge\ng 1\n", job)
         let taken = try #require(s.take(nowMs: 1000))
+        let key = try #require(taken.idempotencyKey)
+        #expect(key.count == 32)
         #expect(s.take(nowMs: 1000) == nil)  // one flush at a time
         try push(s, "# TYPE c counter\nc 2\n# TYPE g gauge\ng 5\n", job)
-        s.finish(returning: taken, nowMs: 1000)
-        let state = s.pendingSnapshot.groups[job.key]!.state
-        #expect(state.families["c"]?.series.values.first?.value == .scalar(3))
-        #expect(state.families["g"]?.series.values.first?.value == .scalar(5))
+        s.finish(returning: taken)
+        #expect(s.hasPendingData)
+        let again = try #require(s.take(nowMs: 1000))
+        #expect(again.idempotencyKey == key)
+        let state = again.groups[job.key]!.state
+        #expect(state.families["c"]?.series.values.first?.value == .scalar(1))
+        #expect(state.families["g"]?.series.values.first?.value == .scalar(1))
+        s.finish(returning: Batch())
+        let newer = try #require(s.take(nowMs: 1000))
+        #expect(newer.idempotencyKey != key)
+        #expect(newer.groups[job.key]!.state.families["c"]?.series.values.first?.value == .scalar(2))
     }
 
     @Test("Pushes are validated against the batch in flight too")
@@ -103,7 +112,7 @@ struct BatchStoreTests {
         let s = store(cumulative: true)
         try push(s, "# TYPE c counter\nc 5\n", job, .put)
         #expect(s.take(nowMs: 1000) != nil)
-        s.finish(returning: Batch(), nowMs: 1000)  // delivered
+        s.finish(returning: Batch())  // delivered
         try push(s, "# TYPE c counter\nc 7\n", job, .put)
         let group = s.pendingSnapshot.groups[job.key]!
         #expect(group.operation == .merge)

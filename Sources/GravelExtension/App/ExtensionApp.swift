@@ -20,25 +20,32 @@ package final class ExtensionApp {
     let telemetry: TelemetryListener
     let flusher: Flusher
     let platformGrouping: GroupingKey
-
-    /// Time kept between the end of a flush and Lambda's deadline for the invocation, for
-    /// the HTTP round trip of `/event/next` and scheduling.
-    static let deadlineMargin = Duration.milliseconds(50)
+    /// Whether invocation ends are signalled by `platform.runtimeDone`; once one failed to
+    /// come, the extension flushes at each INVOKE instead (lifecycle thread only).
+    var awaitRuntimeDone = false
 
     package init(config: Config, logger: Logger, clock: SandboxClock = .system) {
         self.config = config
         self.logger = logger
         self.clock = clock
-        var platformLabels = [("job", config.job)]
-        if !config.functionName.isEmpty { platformLabels.append(("function_name", config.functionName)) }
-        platformGrouping = GroupingKey(labels: platformLabels.map { (name: $0.0, value: $0.1) })
+        platformGrouping = Self.platformGrouping(config: config, accountId: nil)
         store = BatchStore(maxSeries: config.maxSeries, cumulative: config.cumulative, ownGrouping: platformGrouping)
         telemetry = TelemetryListener(
-            store: store, platform: PlatformMetrics(grouping: platformGrouping), platformMetrics: config.platformMetrics,
-            clock: clock, logger: logger)
+            store: store, platform: PlatformMetrics(grouping: platformGrouping, initializationType: config.initializationType),
+            platformMetrics: config.platformMetrics, clock: clock, logger: logger)
         flusher = Flusher(
             store: store, policy: FlushPolicy(strategy: config.flush, maxBackoff: config.maxBackoff, nowMs: clock.wallMs()),
             clock: clock, logger: logger)
+    }
+
+    /// The group of the platform metrics: job, function name, region and account, so that
+    /// same-named functions in two regions or accounts stay apart.
+    static func platformGrouping(config: Config, accountId: String?) -> GroupingKey {
+        var labels = [(name: "job", value: config.job)]
+        if !config.functionName.isEmpty { labels.append((name: "function_name", value: config.functionName)) }
+        if !config.region.isEmpty { labels.append((name: "region", value: config.region)) }
+        if let accountId { labels.append((name: "account_id", value: accountId)) }
+        return GroupingKey(labels: labels)
     }
 
     /// Runs until SHUTDOWN; returns the process exit status.
@@ -62,12 +69,14 @@ package final class ExtensionApp {
         }
 
         do {
-            try api.register(name: Config.extensionName)
+            if let accountId = try api.register(name: config.extensionName) {
+                telemetry.setGrouping(Self.platformGrouping(config: config, accountId: accountId))
+            }
         } catch {
             logger.critical("registration failed", metadata: ["error": "\(error)"])
             return 1
         }
-        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")"])
+        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")", "name": "\(config.extensionName)"])
         if let listenError {
             logger.critical("cannot listen for pushes", metadata: ["error": "\(listenError)"])
             api.initError(reason: "ListenFailed", message: listenError)
@@ -75,6 +84,7 @@ package final class ExtensionApp {
         }
 
         let telemetryOn = config.telemetry && subscribe(api: api, group: telemetryLoop)
+        awaitRuntimeDone = telemetryOn
         flusher.start { [config, logger] in GatewayClient(config: config, logger: logger) }
         logger.info("gravel-extension ready", metadata: [
             "version": "\(GravelVersion.string)",
@@ -82,6 +92,16 @@ package final class ExtensionApp {
             "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
         ])
 
+        if config.initializationType == "snap-start" {
+            // The snapshot is taken when Init ends, and whatever is buffered then would be
+            // sent by every sandbox restored from it. Init ends only once this extension
+            // calls /event/next, so wait for the function's init code to finish
+            // (platform.initRuntimeDone) and send its pushes now, once.
+            if telemetryOn, !telemetry.signals.wait(until: .now + Self.snapshotInitWait, { $0.runtimeInitDone }) {
+                logger.warning("SnapStart: no platform.initRuntimeDone; pushes made by init code after now would be sent by every restored sandbox")
+            }
+            report(flusher.flush(deadline: .now + .milliseconds(config.flushTimeoutMs)), requestId: "init")
+        }
         while true {
             let event: LambdaEvent
             do {
@@ -123,33 +143,54 @@ package final class ExtensionApp {
         }
     }
 
-    /// The latest a flush for this invocation may end: the flush timeout from now, but never
-    /// past Lambda's deadline for the invocation (less a margin).
-    func flushDeadline(invocationDeadlineMs deadlineMs: Int64) -> ContinuousClock.Instant {
-        let budget = ContinuousClock.now + .milliseconds(config.flushTimeoutMs)
-        guard deadlineMs > 0 else { return budget }
-        return min(budget, clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin)
+    /// Time kept free before Lambda's deadline for the call to `/event/next`: an extension
+    /// still busy at the deadline times the invocation out, and Lambda resets the sandbox.
+    static let deadlineMargin = Duration.milliseconds(100)
+    /// The longest a SnapStart Init waits for the function's init code before the snapshot.
+    static let snapshotInitWait = Duration.seconds(60)
+
+    /// The end of a flush started now for an invocation due at `deadlineMs`: the flush
+    /// budget, cut short by the invocation's own deadline.
+    func flushDeadline(deadlineMs: Int64) -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        let budgetEnd = now + .milliseconds(config.flushTimeoutMs)
+        guard deadlineMs > 0 else { return budgetEnd }
+        let invocationEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
+        return max(now, min(budgetEnd, invocationEnd))
     }
 
     func invoke(requestId: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
         flusher.policy.withLock { [clock] in $0.invocationStarted(atMs: clock.wallMs()) }
-        guard telemetryOn else {
-            // Without runtimeDone the previous invocation's pushes are complete now.
-            telemetry.recordInvokeWithoutTelemetry()
-            report(flusher.flushIfDue(deadline: flushDeadline(invocationDeadlineMs: deadlineMs)), requestId: requestId)
+        telemetry.signals.update { $0.lastInvoke = requestId }
+        guard awaitRuntimeDone else {
+            // No runtimeDone to wait for: the previous invocation's pushes are complete now.
+            if !telemetryOn { telemetry.recordInvokeWithoutTelemetry() }
+            report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
             return
         }
-        // Wait for the runtime's answer, but never into the time the flush needs before
-        // Lambda's deadline: a function still running then keeps pushing into the next batch.
-        let budget = Duration.milliseconds(config.flushTimeoutMs)
-        let waitEnd = deadlineMs > 0
-            ? clock.instant(atWallMs: deadlineMs) - budget - Self.deadlineMargin
-            : ContinuousClock.now + .seconds(900)
-        let done = telemetry.signals.wait(until: waitEnd) { $0.isDone(requestId) }
-        if !done {
-            logger.warning("no platform.runtimeDone before the deadline; flushing anyway", metadata: ["requestId": "\(requestId)"])
+        // This invocation's pushes are still to come, so ask as if there were data. When the
+        // answer is no, waiting for runtimeDone would only be billed: go back to /next now.
+        guard flusher.isDue(hasData: true) else { return }
+
+        // Wait for the runtime's answer, keeping time for the flush before Lambda's deadline
+        // (the flush budget, or half of what is left when the function's timeout is short).
+        var waitEnd = ContinuousClock.now + .seconds(900)
+        if deadlineMs > 0 {
+            let usableEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
+            let usable = max(.zero, usableEnd - .now)
+            let reserve = min(Duration.milliseconds(config.flushTimeoutMs), usable / 2)
+            waitEnd = usableEnd - reserve
         }
-        report(flusher.flushIfDue(deadline: flushDeadline(invocationDeadlineMs: deadlineMs)), requestId: requestId)
+        if !telemetry.signals.wait(until: waitEnd, { $0.isDone(requestId) }) {
+            // A runtimeDone that does not come before the deadline will most likely never
+            // come (dropped, or the subscription broke): waiting again at every invocation
+            // would hold each one to its deadline.
+            awaitRuntimeDone = false
+            logger.error(
+                "no platform.runtimeDone before the invocation's deadline (lost telemetry, or the function timed out); flushing at each INVOKE from now on",
+                metadata: ["requestId": "\(requestId)"])
+        }
+        report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
     }
 
     func shutdown(reason: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
@@ -159,9 +200,13 @@ package final class ExtensionApp {
             : start + .seconds(2)
         logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\((deadline - start).milliseconds)"])
         if telemetryOn {
-            // The last invocation's platform.report usually comes only now.
-            let reportWait = start + min(.milliseconds(300), (deadline - start) / 3)
-            _ = telemetry.signals.wait(until: reportWait) { $0.awaitingReport.isEmpty }
+            // The last invocation's platform.report usually comes only now; after a function
+            // timeout, its runtimeDone too. Both count (lambda_timeouts_total, durations), so
+            // wait for them, keeping at least half of the budget for the flush.
+            let reportWait = start + min(.seconds(1), (deadline - start) / 2)
+            if !telemetry.signals.wait(until: reportWait, { $0.settled }) {
+                logger.warning("shutdown: the last invocation's platform events did not all come")
+            }
         }
         while ContinuousClock.now < deadline {
             switch flusher.flush(deadline: deadline) {
@@ -197,19 +242,27 @@ package final class ExtensionApp {
 }
 
 extension ExtensionApp {
-    /// Reports an unusable configuration to Lambda (`init/error`), so the function's init
-    /// fails with the reason instead of running without its metrics.
-    package static func failInit(environment: [String: String], error: any Error, logger: Logger) -> Int32 {
-        logger.critical("invalid configuration", metadata: ["error": "\(error)"])
+    /// Runs without metrics after a configuration error: registers and follows events until
+    /// SHUTDOWN. Reporting `init/error` instead would make Lambda fail every invoke of the
+    /// function over a metrics setting; the error is logged once, loudly, where the
+    /// function's logs show it.
+    package static func runIdle(environment: [String: String], extensionName: String, error: any Error, logger: Logger) -> Int32 {
+        logger.critical("invalid configuration; running without metrics until the function is redeployed", metadata: ["error": "\(error)"])
         guard let runtimeAPI = environment["AWS_LAMBDA_RUNTIME_API"], !runtimeAPI.isEmpty else { return 1 }
         let api = ExtensionsClient(runtimeAPI: runtimeAPI, logger: logger)
         do {
-            try api.register(name: Config.extensionName)
+            try api.register(name: extensionName)
         } catch {
             logger.critical("registration failed", metadata: ["error": "\(error)"])
             return 1
         }
-        api.initError(reason: "ConfigError", message: "\(error)")
-        return 1
+        while true {
+            do {
+                if case .shutdown = try api.next() { return 0 }
+            } catch {
+                logger.critical("event/next failed", metadata: ["error": "\(error)"])
+                return 1
+            }
+        }
     }
 }

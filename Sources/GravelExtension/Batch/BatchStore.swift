@@ -5,12 +5,17 @@ import Synchronization
 ///
 /// Pushes come from the local listener's event loop, flushes from the flusher thread. A
 /// flush takes the pending batch out (``take()``); if it fails, ``finish(returning:)``
-/// puts the failed groups back in front of what arrived meanwhile, so the batch keeps
-/// merging while the gateway is away and memory grows with series, not with pushes.
+/// keeps the failed groups, unchanged and with their Idempotency-Key, as the next batch to
+/// send, ahead of what arrived meanwhile: a request the gateway applied but whose answer was
+/// lost (a freeze, a timeout) is then recognised when it comes again, and never counted
+/// twice. Memory stays bounded by series: at most the retried batch and one pending batch.
 package final class BatchStore: Sendable {
     package struct State: Sendable {
         var pending = Batch()
+        /// The batch being sent, or kept to be sent again after a failure.
         var inflight: Batch? = nil
+        /// Whether ``inflight`` is with the flusher right now.
+        var sending = false
         var converter = CumulativeConverter()
         /// Drops not yet reported to the gateway, by reason.
         var unreportedDrops: [String: Double] = [:]
@@ -98,32 +103,37 @@ package final class BatchStore: Sendable {
 
     // MARK: - Flushing
 
-    /// Moves the pending batch (with the drop counts so far) in flight; `nil` when there is
-    /// nothing to send or a flush is already in flight.
+    /// The batch to send next: the one kept from a failed flush, else the pending batch
+    /// (with the drop counts so far), which gets its Idempotency-Key now; `nil` when there
+    /// is nothing to send or a flush is already running.
     package func take(nowMs: Int64) -> Batch? {
         state.withLock { state in
-            guard state.inflight == nil else { return nil }
+            guard !state.sending else { return nil }
+            if let retry = state.inflight {
+                state.sending = true
+                return retry
+            }
             if !state.unreportedDrops.isEmpty {
                 let family = Self.droppedFamily(state.unreportedDrops, grouping: ownGrouping)
                 state.pending.apply([family], to: ownGrouping, method: .post, nowMs: nowMs)
                 state.unreportedDrops.removeAll()
             }
             guard !state.pending.isEmpty else { return nil }
-            let batch = state.pending
+            var batch = state.pending
+            batch.idempotencyKey = Batch.newIdempotencyKey()
             state.pending = Batch()
             state.inflight = batch
+            state.sending = true
             return batch
         }
     }
 
-    /// Ends the flush in flight, putting `failed` groups back before the newer pushes.
-    package func finish(returning failed: Batch, nowMs: Int64) {
+    /// Ends the flush in flight; the `failed` groups (with the batch's key) are sent again
+    /// at the next flush, before the newer pushes.
+    package func finish(returning failed: Batch) {
         state.withLock { state in
-            state.inflight = nil
-            guard !failed.isEmpty else { return }
-            var merged = failed
-            merged.append(state.pending, nowMs: nowMs)
-            state.pending = merged
+            state.sending = false
+            state.inflight = failed.isEmpty ? nil : failed
         }
     }
 
@@ -136,12 +146,14 @@ package final class BatchStore: Sendable {
         }
     }
 
+    /// Whether a flush would find something to send (new pushes, drop counts, or a batch
+    /// kept from a failed flush).
     package var hasPendingData: Bool {
-        state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty }
+        state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty || ($0.inflight != nil && !$0.sending) }
     }
 
 
-    package var pendingEntries: Int { state.withLock { $0.pending.entryCount } }
+    package var pendingEntries: Int { state.withLock { $0.pending.entryCount + ($0.inflight?.entryCount ?? 0) } }
 
     package var droppedTotal: [String: Double] { state.withLock { $0.droppedTotal } }
 

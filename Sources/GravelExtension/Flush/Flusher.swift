@@ -65,24 +65,31 @@ package final class Flusher: Sendable {
         }
     }
 
+    /// Sends the job's batch; once it is delivered, what was pushed meanwhile follows if
+    /// time is left. A failed batch goes back to the store unchanged, to be sent again with
+    /// the same Idempotency-Key.
     private func run(_ job: Job, client: GatewayClient) -> FlushOutcome {
         let started = ContinuousClock.now
-        let sent = client.send(job.batch, deadline: job.deadline)
-        store.recordDrop(reason: "rejected", count: sent.refusedEntries)
-        store.finish(returning: sent.retry, nowMs: clock.wallMs())
-        let nowMs = clock.wallMs()
-        policy.withLock { $0.finished(success: sent.success, atMs: nowMs) }
-        if sent.success {
+        var batch = job.batch
+        while true {
+            let sent = client.send(batch, deadline: job.deadline)
+            store.recordDrop(reason: "rejected", count: sent.refusedEntries)
+            store.finish(returning: sent.retry)
+            let nowMs = clock.wallMs()
+            policy.withLock { $0.finished(success: sent.success, atMs: nowMs) }
+            guard sent.success else {
+                logger.warning("flush failed; the batch is kept and retried with the same Idempotency-Key", metadata: [
+                    "error": "\(sent.lastError ?? "out of time")", "kept_groups": "\(sent.retry.groups.count)",
+                ])
+                return .failed(sent.lastError ?? "not delivered in time")
+            }
             logger.debug("flushed", metadata: [
                 "groups": "\(sent.delivered)", "refused": "\(sent.refused)",
                 "ms": "\((ContinuousClock.now - started).milliseconds)",
             ])
-            return .delivered
+            guard ContinuousClock.now < job.deadline, let next = store.take(nowMs: clock.wallMs()) else { return .delivered }
+            batch = next
         }
-        logger.warning("flush failed; the batch is kept and retried", metadata: [
-            "error": "\(sent.lastError ?? "out of time")", "kept_groups": "\(sent.retry.groups.count)",
-        ])
-        return .failed(sent.lastError ?? "not delivered in time")
     }
 
     /// Flushes what is pending and waits for it until `deadline`.
@@ -103,14 +110,13 @@ package final class Flusher: Sendable {
 
     /// Flushes if the policy says so; returns `nil` when it did not try.
     package func flushIfDue(deadline: ContinuousClock.Instant) -> FlushOutcome? {
-        guard isDue() else { return nil }
+        guard isDue(hasData: store.hasPendingData) else { return nil }
         return flush(deadline: deadline)
     }
 
-    /// Whether the policy would flush now, given what is pending.
-    package func isDue() -> Bool {
+    /// Whether the policy would flush now, given whether data is pending.
+    package func isDue(hasData: Bool) -> Bool {
         let nowMs = clock.wallMs()
-        let hasData = store.hasPendingData
         return policy.withLock { $0.shouldFlush(nowMs: nowMs, hasData: hasData) }
     }
 

@@ -10,10 +10,18 @@ package struct TelemetrySignals: Sendable {
     package var runtimeDone: [String] = []
     /// Request ids whose runtimeDone came but whose `platform.report` has not.
     package var awaitingReport: Set<String> = []
+    /// The request id of the latest INVOKE.
+    package var lastInvoke: String?
+    /// `platform.initRuntimeDone` came: the function's init code has run.
+    package var runtimeInitDone = false
 
     package init() {}
 
     package func isDone(_ requestId: String) -> Bool { runtimeDone.contains(requestId) }
+
+    /// Whether every invocation so far is fully reported: the latest one's runtimeDone came
+    /// (after a function timeout it may come only during SHUTDOWN), and every report.
+    package var settled: Bool { (lastInvoke.map(isDone) ?? true) && awaitingReport.isEmpty }
 }
 
 /// The Telemetry API destination: receives platform events, signals invocation ends, and
@@ -68,10 +76,17 @@ package final class TelemetryListener: Sendable {
                 }
             case .report(let report):
                 signals.update { _ = $0.awaitingReport.remove(report.requestId) }
+            case .initRuntimeDone:
+                signals.update { $0.runtimeInitDone = true }
             default:
                 break
             }
         }
+    }
+
+    /// The platform metrics' group, once registration told the account id.
+    package func setGrouping(_ grouping: GroupingKey) {
+        platform.withLock { $0.grouping = grouping }
     }
 
     /// Counts an invocation from the Extensions API alone (no telemetry subscription).

@@ -21,6 +21,8 @@ struct GatewayResponder: HTTPResponder {
     var protectScrape = false
     /// `--enable-openmetrics`: serve OpenMetrics to scrapers that prefer it.
     var openMetrics = false
+    /// The page at `/` and the Pushgateway's JSON API.
+    var webSettings = WebSettings()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -32,6 +34,8 @@ struct GatewayResponder: HTTPResponder {
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
             return scrape(request)
+        case "/", "/api/v1/metrics", "/api/v1/status", "/api/v1/admin/wipe":
+            return await respondWeb(request, context: context)
         default:
             // Before the body is read: an unauthenticated client gets nothing parsed.
             if PushRoute.isPushPath(path), let denied = await authenticate(request, context) { return denied }
@@ -109,7 +113,7 @@ struct GatewayResponder: HTTPResponder {
         let metrics = self.metrics
         let body = ResponseBody { writer in
             // Generic over the writer, so each format's loop is specialized (no dynamic dispatch per series).
-            func stream<W: ScrapeWriter>(_ out: W) async throws {
+            func stream<W: ScrapeWriter>(_ out: W, ownMetrics: (inout W) -> Void) async throws {
                 var out = out
                 var cursor = ScrapeCursor(snapshot, now: now)
                 out.addsEmptyInstance = true
@@ -118,7 +122,10 @@ struct GatewayResponder: HTTPResponder {
                 while more {
                     more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
                     if !more {
-                        metrics.render(into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale)
+                        // The gateway's own metrics are the node's, not a group's: Prometheus
+                        // attaches the scraped node's instance to them.
+                        out.addsEmptyInstance = false
+                        ownMetrics(&out)
                         out.finish()
                     }
                     var chunk = ByteBuffer(bytes: out.takeBytes())
@@ -127,9 +134,17 @@ struct GatewayResponder: HTTPResponder {
                 }
             }
             if protobuf {
-                try await stream(ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096))
+                try await stream(ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)) { out in
+                    metrics.render(
+                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                        pushedFamily: snapshot.holdsFamily(named:))
+                }
             } else {
-                try await stream(ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096))
+                try await stream(ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)) { out in
+                    metrics.render(
+                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                        pushedFamily: snapshot.holdsFamily(named:))
+                }
             }
             try await writer.finish(nil)
         }

@@ -1,3 +1,4 @@
+import Logging
 import Shared
 import Synchronization
 
@@ -20,6 +21,10 @@ final class MetricStore: Sendable {
     struct Registration: Sendable {
         var type: MetricType
         var groups: Int
+        /// The first HELP pushed for the name, and whether a different one was logged: a
+        /// scrape shows one HELP per family, so a conflict is worth one log line, not one per push.
+        var help: String? = nil
+        var helpConflictLogged = false
     }
 
     struct State: Sendable {
@@ -41,8 +46,11 @@ final class MetricStore: Sendable {
     /// Pebble observations ignored because they were older than their window.
     let staleObservations = Atomic<Int>(0)
 
-    init(rules: PushRules = PushRules(maxSeries: 1_000_000)) {
+    let logger: Logger
+
+    init(rules: PushRules = PushRules(maxSeries: 1_000_000), logger: Logger = Logger(label: "gravel-gateway")) {
         self.rules = rules
+        self.logger = logger
     }
 
     var seriesCount: Int { state.withLock { $0.seriesCount } }
@@ -52,16 +60,23 @@ final class MetricStore: Sendable {
     /// whole against the store first (``PushRules``), so a refused push changes nothing.
     func push(_ push: ParsedPush, to grouping: GroupingKey, method: PushMethod, now: Double) throws(PushFailure) {
         let rules = self.rules
+        var helpConflicts: [HelpConflict] = []
         let result: Result<Int, PushFailure> = state.withLock { state in
             do throws(PushFailure) {
                 try rules.validate(push, to: grouping, method: method, in: state)
             } catch {
                 return .failure(error)
             }
-            return .success(Self.apply(push, grouping, method, &state, now: now))
+            return .success(Self.apply(push, grouping, method, &state, now: now, helpConflicts: &helpConflicts))
         }
         let stale = try result.get()
         if stale > 0 { staleObservations.add(stale, ordering: .relaxed) }
+        for conflict in helpConflicts {
+            logger.notice("groups push different HELP for one metric name; the scrape shows the first (logged once per name)", metadata: [
+                "name": "\(conflict.name)", "help": "\(PushFailure.clip(conflict.stored))",
+                "other_help": "\(PushFailure.clip(conflict.pushed))", "group": "\(grouping.displayName)",
+            ])
+        }
     }
 
     /// Notes a refused push on its group, creating the group (as the Pushgateway does, so
@@ -106,7 +121,17 @@ final class MetricStore: Sendable {
     // MARK: - Mutation
 
     /// Returns the number of pebble observations too old for their window.
-    static func apply(_ push: ParsedPush, _ grouping: GroupingKey, _ method: PushMethod, _ state: inout State, now: Double) -> Int {
+    /// A HELP text that differs from the one stored for the same name.
+    struct HelpConflict {
+        var name: String
+        var stored: String
+        var pushed: String
+    }
+
+    static func apply(
+        _ push: ParsedPush, _ grouping: GroupingKey, _ method: PushMethod, _ state: inout State, now: Double,
+        helpConflicts: inout [HelpConflict]
+    ) -> Int {
         let groupKey = grouping.key
         let nowMs = Int64((now * 1000).rounded())
         var stale = 0
@@ -116,6 +141,15 @@ final class MetricStore: Sendable {
         var changed = false
         for family in push.families {
             let name = family.name
+            if let help = family.help, var registration = state.registrations[name] {
+                if let stored = registration.help, stored != help, !registration.helpConflictLogged {
+                    registration.helpConflictLogged = true
+                    helpConflicts.append(HelpConflict(name: name, stored: stored, pushed: help))
+                } else if registration.help == nil {
+                    registration.help = help
+                }
+                state.registrations[name] = registration
+            }
             let had = group.state.families[name] != nil
             stale += group.state.apply(
                 family,
@@ -135,7 +169,7 @@ final class MetricStore: Sendable {
                 if state.registrations[name] == nil {
                     for exposed in family.type.exposedNames(ofFamily: name) { state.exposedNames[exposed] = name }
                 }
-                state.registrations[name, default: Registration(type: family.type, groups: 0)].groups += 1
+                state.registrations[name, default: Registration(type: family.type, groups: 0, help: family.help)].groups += 1
             } else if had, !has {
                 unregister(name, &state)
             }
