@@ -82,6 +82,7 @@ struct NativeHistogramTests {
         // The client default (2^-128) is a boundary at every schema: it never moves.
         #expect(NativeHistogram.mergedZeroThreshold(0x1p-128, 0x1p-128, schema: 3) == 0x1p-128)
         #expect(NativeHistogram.mergedZeroThreshold(0, 0, schema: 3) == 0)
+        #expect(NativeHistogram.mergedZeroThreshold(0x1.fffp1023, 1, schema: 0) == 0x1.fffp1023)
     }
 
     @Test("Merging histograms of observations equals the histogram of all observations at the coarser schema")

@@ -43,7 +43,9 @@ extension NativeHistogram {
     public static func mergedZeroThreshold(_ a: Double, _ b: Double, schema: Int32) -> Double {
         let threshold = Swift.max(a, b)
         guard threshold > 0 else { return threshold }
-        return upperBound(index: index(of: threshold, schema: schema), schema: schema)
+        let rounded = upperBound(index: index(of: threshold, schema: schema), schema: schema)
+        // A threshold in the last finite bucket stays as it is rather than become infinite.
+        return rounded.isFinite ? rounded : threshold
     }
 
     /// Moves every bucket that lies at or below `threshold` into the zero bucket.
