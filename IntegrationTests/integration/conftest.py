@@ -43,7 +43,7 @@ import subprocess
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 import pytest
 import requests
@@ -798,14 +798,15 @@ class PrometheusServer:
 
 @pytest.fixture
 def prometheus_server(request, tmp_path) -> Iterable[Callable[..., PrometheusServer]]:
-    """Factory: `prometheus_server(*targets)` where each target is a `Gateway`
-    or a "host:port" string; starts Prometheus on a free loopback port and
-    waits (at most 30 s) for /-/ready."""
+    """Factory: `prometheus_server(*targets, flags=())` where each target is a `Gateway`
+    or a "host:port" string and `flags` are extra command-line flags (e.g.
+    `--enable-feature=native-histograms`); starts Prometheus on a free loopback
+    port and waits (at most 30 s) for /-/ready."""
     registry = _ProcessRegistry(request.node)
     binary = shutil.which("prometheus")
     counter = [0]
 
-    def start(*targets: Gateway | str) -> PrometheusServer:
+    def start(*targets: Gateway | str, flags: Sequence[str] = ()) -> PrometheusServer:
         if binary is None:
             pytest.fail("prometheus not found: run scripts/setup.sh test", pytrace=False)
         counter[0] += 1
@@ -836,6 +837,7 @@ def prometheus_server(request, tmp_path) -> Iterable[Callable[..., PrometheusSer
             f"--web.console.templates={workdir}",
             f"--web.console.libraries={workdir}",
             "--log.level=info",
+            *flags,
         ]
         proc = _spawn(args, log_path, workdir)
         registry.add_log(f"prometheus :{port}", log_path)

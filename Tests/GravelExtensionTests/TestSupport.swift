@@ -18,12 +18,26 @@ struct ModelGateway {
         }
     }
 
+    /// A POST or PUT of a delimited protobuf body (what a batch with native histograms flushes).
+    mutating func pushProtobuf(_ method: PushMethod, _ grouping: GroupingKey, _ body: [UInt8], nowMs: Int64) throws {
+        let parsed = try body.withUnsafeBytes { raw in
+            try Result { () throws(ExpositionError) in try ProtobufExposition.parse(raw, grouping: grouping) }.get()
+        }
+        var state = method == .put ? GroupState() : (groups[grouping.key] ?? GroupState())
+        for family in parsed.families { state.apply(family, nowMs: nowMs) }
+        groups[grouping.key] = state
+    }
+
     /// Replays a batch the way the flusher sends it.
     mutating func flush(_ batch: Batch, nowMs: Int64) throws {
         for key in batch.flushOrder() {
             let group = batch.groups[key]!
             let request = group.request()
-            try push(request.method, group.grouping, String(decoding: request.body, as: UTF8.self), nowMs: nowMs)
+            if ProtobufExposition.matches(contentType: request.contentType) {
+                try pushProtobuf(request.method, group.grouping, request.body, nowMs: nowMs)
+            } else {
+                try push(request.method, group.grouping, String(decoding: request.body, as: UTF8.self), nowMs: nowMs)
+            }
         }
     }
 

@@ -83,15 +83,22 @@ struct ProtobufTests {
         #expect(h.sum == 12)
     }
 
-    @Test("Truncated messages and native histograms are refused")
+    @Test("Truncated messages and inconsistent native histograms are refused")
     func refusals() {
         var truncated = ProtoWriter()
         truncated.varint(40)
         truncated.string(1, "x")
+        // Spans that cover two buckets with one count.
         var native = ProtoWriter()
         native.delimited { f in
             f.string(1, "h"); f.uint(3, 4)
-            f.message(4) { m in m.message(7) { h in h.uint(1, 3); h.tag(5, 0); h.varint(3) } }
+            f.message(4) { m in
+                m.message(7) { h in
+                    h.uint(1, 3); h.tag(5, 0); h.varint(3)
+                    h.message(12) { $0.uint(2, 2) }
+                    h.tag(13, 0); h.varint(2)
+                }
+            }
         }
         for body in [truncated.bytes, native.bytes] {
             let result = body.withUnsafeBytes { raw in

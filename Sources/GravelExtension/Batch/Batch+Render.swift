@@ -9,6 +9,9 @@ package struct FlushRequest: Sendable {
     package var body: [UInt8]
     /// Series and observations the request carries, for drop accounting.
     package var entries: Int
+    /// Text 0.0.4, or delimited protobuf when the group holds native histograms (only
+    /// protobuf carries them).
+    package var contentType = ExpositionWriter(format: .text, capacity: 0).contentType
 }
 
 extension BatchGroup {
@@ -18,9 +21,17 @@ extension BatchGroup {
         case .delete:
             return FlushRequest(method: .delete, path: grouping.path, body: [], entries: 0)
         case .merge, .replace:
+            let method: PushMethod = operation == .merge ? .post : .put
+            if state.holdsNativeHistograms {
+                var writer = ProtobufWriter(capacity: 256 + entryCount * 64)
+                render(into: &writer)
+                writer.finish()
+                return FlushRequest(
+                    method: method, path: grouping.path, body: writer.takeBytes(), entries: entryCount, contentType: writer.contentType)
+            }
             var writer = ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
             render(into: &writer)
-            return FlushRequest(method: operation == .merge ? .post : .put, path: grouping.path, body: writer.bytes, entries: entryCount)
+            return FlushRequest(method: method, path: grouping.path, body: writer.bytes, entries: entryCount)
         }
     }
 
@@ -30,6 +41,12 @@ extension BatchGroup {
     package func render(into writer: inout ExpositionWriter) {
         var state = self.state
         // A batch keeps pebble observations verbatim, so the time does not matter here.
+        state.render(into: &writer, clearModes: true, nowMs: 0)
+    }
+
+    /// The same in protobuf, for groups that hold native histograms.
+    package func render(into writer: inout ProtobufWriter) {
+        var state = self.state
         state.render(into: &writer, clearModes: true, nowMs: 0)
     }
 }

@@ -52,6 +52,14 @@ package struct CumulativeConverter: Sendable {
             let buckets = zip(now.buckets, before.buckets).map { Bucket(upperBound: $0.upperBound, count: $0.count - $1.count) }
             let sum = now.sum.map { $0 - (before.sum ?? 0) }
             return .histogram(HistogramValue(buckets: buckets, sum: sum))
+        case (.nativeHistogram(let now, let nowClassic), .nativeHistogram(let before, let beforeClassic)):
+            guard let increase = now.increase(since: before) else { return current }
+            // Classic buckets beside: their own increase when both states had them.
+            var classic: HistogramValue? = nil
+            if let nowClassic, let beforeClassic, case .histogram(let d) = delta(.histogram(nowClassic), since: .histogram(beforeClassic)) {
+                classic = d
+            }
+            return .nativeHistogram(increase, classic: classic)
         case (.summary(let now), .summary(let before)):
             if let n = now.count, let b = before.count, n < b { return current }
             return .summary(SummaryValue(

@@ -54,7 +54,7 @@ package final class GatewayClient {
             if request.method != .delete {
                 let compressed = Gzip.compress(ByteBuffer(bytes: request.body))
                 body = Array(compressed.readableBytesView)
-                headers += ["Content-Type: text/plain; version=0.0.4; charset=utf-8", "Content-Encoding: gzip"]
+                headers += ["Content-Type: \(request.contentType)", "Content-Encoding: gzip"]
             }
             let result = curl.perform(HTTPClientRequest(
                 method: request.method.rawValue, url: baseURL + request.path, headers: headers, body: body, timeoutMs: max(1, remainingMs)))

@@ -99,34 +99,52 @@ struct GatewayResponder: HTTPResponder {
         metrics.scrapes.add(1, ordering: .relaxed)
         let format: ExpositionFormat = openMetrics && Self.prefersOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
         let gzip = Gzip.accepts(request.headers[.acceptEncoding])
-        var headers: HTTPFields = [.contentType: ExpositionWriter(format: format, capacity: 0).contentType]
+        let snapshot = store.snapshot()
+        // Native histograms exist only in protobuf; without them the text formats say it all.
+        let protobuf = Self.prefersProtobuf(request.headers[.accept], openMetrics: openMetrics) && snapshot.holdsNativeHistograms
+        var headers: HTTPFields = [
+            .contentType: protobuf ? ProtobufWriter(capacity: 0).contentType : ExpositionWriter(format: format, capacity: 0).contentType
+        ]
         if gzip { headers[.contentEncoding] = "gzip" }
         if request.method == .head { return Response(status: .ok, headers: headers) }
-        let snapshot = store.snapshot()
         let seriesCount = store.seriesCount
         let stale = store.staleObservations.load(ordering: .relaxed)
         let now = clock()
         let metrics = self.metrics
         let body = ResponseBody { writer in
-            var cursor = ScrapeCursor(snapshot, now: now)
-            var out = ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
-            out.addsEmptyInstance = true
-            let stream = gzip ? Gzip.Stream() : nil
-            var more = true
-            while more {
-                more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
-                if !more {
-                    // The gateway's own metrics are the node's, not a group's: Prometheus
-                    // attaches the scraped node's instance to them.
-                    out.addsEmptyInstance = false
+            // Generic over the writer, so each format's loop is specialized (no dynamic dispatch per series).
+            func stream<W: ScrapeWriter>(_ out: W, ownMetrics: (inout W) -> Void) async throws {
+                var out = out
+                var cursor = ScrapeCursor(snapshot, now: now)
+                out.addsEmptyInstance = true
+                let stream = gzip ? Gzip.Stream() : nil
+                var more = true
+                while more {
+                    more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
+                    if !more {
+                        // The gateway's own metrics are the node's, not a group's: Prometheus
+                        // attaches the scraped node's instance to them.
+                        out.addsEmptyInstance = false
+                        ownMetrics(&out)
+                        out.finish()
+                    }
+                    var chunk = ByteBuffer(bytes: out.takeBytes())
+                    if let stream { chunk = stream.compress(chunk, last: !more) }
+                    if chunk.readableBytes > 0 { try await writer.write(chunk) }
+                }
+            }
+            if protobuf {
+                try await stream(ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)) { out in
                     metrics.render(
                         into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
                         pushedFamily: snapshot.holdsFamily(named:))
-                    out.finish()
                 }
-                var chunk = ByteBuffer(bytes: out.takeBytes())
-                if let stream { chunk = stream.compress(chunk, last: !more) }
-                if chunk.readableBytes > 0 { try await writer.write(chunk) }
+            } else {
+                try await stream(ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)) { out in
+                    metrics.render(
+                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                        pushedFamily: snapshot.holdsFamily(named:))
+                }
             }
             try await writer.finish(nil)
         }

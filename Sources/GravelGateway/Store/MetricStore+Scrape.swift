@@ -31,7 +31,7 @@ extension MetricStore {
 
 extension MetricStore.Snapshot {
     /// Renders the whole exposition at once (tests, and small states).
-    func render(into writer: inout ExpositionWriter, now: Double) {
+    func render<W: ScrapeWriter>(into writer: inout W, now: Double) {
         var cursor = ScrapeCursor(self, now: now)
         while cursor.render(into: &writer, atLeast: .max) {}
     }
@@ -70,7 +70,7 @@ struct ScrapeCursor {
     }
 
     /// Renders until `writer` holds at least `chunk` bytes; `false` once everything is written.
-    mutating func render(into writer: inout ExpositionWriter, atLeast chunk: Int) -> Bool {
+    mutating func render<W: ScrapeWriter>(into writer: inout W, atLeast chunk: Int) -> Bool {
         while family < families.count {
             let (name, groupKeys) = families[family]
             let first = snapshot.groups[groupKeys[0]]!.state.families[name]!
@@ -83,7 +83,11 @@ struct ScrapeCursor {
                 while series < keys.count {
                     let key = keys[series]
                     series += 1
-                    guard let value = stored.series[key]!.value.exposed(atMs: nowMs) else { continue }
+                    guard var value = stored.series[key]!.value.exposed(atMs: nowMs) else { continue }
+                    if case .nativeHistogram = value {
+                        guard let shown = writer.shows(value) else { continue }  // Text has no native histograms.
+                        value = shown
+                    }
                     if !headerWritten {
                         writer.writeHeader(metadataName: names.metadata, type: first.type, help: help)
                         headerWritten = true
@@ -111,8 +115,8 @@ struct ScrapeCursor {
     }
 
     /// One gauge per group, labelled with the group's key, as the Pushgateway writes them.
-    private func renderGroupTimes(
-        _ name: String, _ help: String, _ time: KeyPath<MetricStore.Group, Double>, into writer: inout ExpositionWriter
+    private func renderGroupTimes<W: ScrapeWriter>(
+        _ name: String, _ help: String, _ time: KeyPath<MetricStore.Group, Double>, into writer: inout W
     ) {
         writer.writeHeader(metadataName: name, type: .gauge, help: help)
         let sample = Array(name.utf8)

@@ -137,6 +137,17 @@ enum PushgatewayAPI {
             json.stringObject(labels)
             json.key("sum")
             json.goNumberString(histogram.sum ?? 0)
+        case .nativeHistogram(let native, let classic):
+            // The Pushgateway's JSON shape has classic buckets only: a native histogram shows
+            // those it was pushed with, and its count and sum.
+            json.key("buckets")
+            numberMap(classic?.buckets.map { ($0.upperBound, $0.count) } ?? [], into: &json)
+            json.key("count")
+            json.goNumberString(native.count)
+            json.key("labels")
+            json.stringObject(labels)
+            json.key("sum")
+            json.goNumberString(native.sum)
         case .summary(let summary):
             json.key("count")
             json.goNumberString(summary.count ?? 0)

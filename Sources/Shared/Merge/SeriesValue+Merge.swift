@@ -23,6 +23,10 @@ extension SeriesValue {
                 self = .histogram(a)
                 return
             }
+            if case .nativeHistogram = self {
+                self = Self.aggregatedNative(self, other)
+                return
+            }
         case .summary(let b):
             if case .summary(let a) = self {
                 // `_count` is always written once quantiles are dropped, a push without one
@@ -32,6 +36,9 @@ extension SeriesValue {
                     quantiles: [], sum: sumOfKnown(a.sum, b.sum), count: (a.count ?? 0) + (b.count ?? 0)))
                 return
             }
+        case .nativeHistogram:
+            self = Self.aggregatedNative(self, other)
+            return
         case .window, .observations:
             break
         }

@@ -58,6 +58,8 @@ public enum SeriesValue: Sendable, Hashable {
     indirect case window(PebbleWindow)
     /// A pebble series as a batch keeps it: every observation with its time, in order.
     case observations([TimedValue])
+    /// A native histogram from a protobuf push, with the classic buckets when the push had them too.
+    indirect case nativeHistogram(NativeHistogram, classic: HistogramValue?)
 
     /// What a scrape at `nowMs` shows: windows become their aggregate (nil when empty).
     public func exposed(atMs nowMs: Int64) -> SeriesValue? {

@@ -523,7 +523,7 @@ public struct ExpositionParser {
                 switch series.value {
                 case .histogram(let h): h.sum != nil
                 case .summary(let q): q.sum != nil
-                case .scalar, .window, .observations: true
+                case .scalar, .window, .observations, .nativeHistogram: true
                 }
             }
             builders[index].family.series[s].value.setSum(value)
@@ -812,7 +812,7 @@ extension SeriesValue {
         switch self {
         case .histogram(var h): h.sum = sum; self = .histogram(h)
         case .summary(var q): q.sum = sum; self = .summary(q)
-        case .scalar, .window, .observations: break
+        case .scalar, .window, .observations, .nativeHistogram: break
         }
     }
 

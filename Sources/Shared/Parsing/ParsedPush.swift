@@ -60,6 +60,7 @@ public struct ParsedPush: Sendable {
                 case .summary(let q): n + q.quantiles.count + (q.sum == nil ? 0 : 1) + (q.count == nil ? 0 : 1)
                 case .window: n + 1
                 case .observations(let list): n + list.count
+                case .nativeHistogram(let h, let classic): n + h.bucketCount + 2 + (classic?.buckets.count ?? 0)
                 }
             }
         }

@@ -4,7 +4,9 @@
 ///
 /// The families are translated into the text format and handed to ``ExpositionParser``,
 /// so both formats share one set of rules (clearmode, grouping labels, validation).
-/// Native histograms are refused: only classic buckets have a text form.
+/// Native histograms have no text form: their fields are read on the side and attached to
+/// the parsed series afterwards (``NativeHistogramFields``), the text carrying their classic
+/// buckets, or only `_sum` and `_count`, so that labels and rules still come from one parser.
 public enum ProtobufExposition {
     /// Whether a `Content-Type` names the delimited protobuf format.
     public static func matches(contentType: String?) -> Bool {
@@ -14,9 +16,12 @@ public enum ProtobufExposition {
 
     /// Parses a delimited stream of `MetricFamily` messages.
     public static func parse(_ body: UnsafeRawBufferPointer, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
-        let text = try translate(body)
+        var natives = NativeSideTable()
+        let text = try translate(body, natives: &natives)
         do {
-            return try ExpositionParser.parse(text, format: .text, grouping: grouping)
+            var push = try ExpositionParser.parse(text, format: .text, grouping: grouping)
+            natives.attach(to: &push)
+            return push
         } catch {
             throw ExpositionError(error.code, "protobuf body, as text \(error.description)", line: 0)
         }
@@ -24,6 +29,11 @@ public enum ProtobufExposition {
 
     /// The text-format equivalent of a delimited protobuf body.
     public static func translate(_ body: UnsafeRawBufferPointer) throws(ExpositionError) -> [UInt8] {
+        var natives = NativeSideTable()
+        return try translate(body, natives: &natives)
+    }
+
+    static func translate(_ body: UnsafeRawBufferPointer, natives: inout NativeSideTable) throws(ExpositionError) -> [UInt8] {
         var reader = WireReader(body, start: 0, end: body.count)
         var out: [UInt8] = []
         out.reserveCapacity(body.count * 2)
@@ -35,7 +45,7 @@ public enum ProtobufExposition {
                 throw ExpositionError(.syntax, "protobuf: metric family \(index) is truncated", line: 0)
             }
             let family = try decodeFamily(reader.sub(Int(length)), index: index)
-            try family.appendText(to: &out)
+            try family.appendText(to: &out, natives: &natives)
         }
         return out
     }
@@ -57,7 +67,8 @@ public enum ProtobufExposition {
         var sum: Double?
         var buckets: [(bound: Double, count: Double)] = []
         var quantiles: [(q: Double, v: Double)] = []
-        var native = false
+        var native = NativeHistogramFields()
+        var countIsFloat = false
         var timestampMs: Int64?
     }
 
@@ -135,7 +146,7 @@ public enum ProtobufExposition {
                     let (f, w) = try m.tag()
                     switch (f, w) {
                     case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
-                    case (4, 1): metric.count = try m.double()
+                    case (4, 1): metric.count = try m.double(); metric.countIsFloat = true
                     case (2, 1): metric.sum = try m.double()
                     case (3, 2):
                         var b = try m.message()
@@ -150,9 +161,8 @@ public enum ProtobufExposition {
                             }
                         }
                         metric.buckets.append((bound, count))
-                    case (5, _), (9, _), (10, _), (11, _), (12, _), (13, _), (14, _):
-                        metric.native = true
-                        try m.skip(w)
+                    case (let f, _) where NativeHistogramFields.owns(f):
+                        try metric.native.read(field: f, wire: w, from: &m)
                     default: try m.skip(w)
                     }
                 }
@@ -168,7 +178,7 @@ public enum ProtobufExposition {
 
 extension ProtobufExposition.Family {
     /// Writes the family as text 0.0.4 lines.
-    func appendText(to out: inout [UInt8]) throws(ExpositionError) {
+    func appendText(to out: inout [UInt8], natives: inout ProtobufExposition.NativeSideTable) throws(ExpositionError) {
         let typeName: String
         switch type {
         case 0: typeName = "counter"
@@ -198,8 +208,8 @@ extension ProtobufExposition.Family {
                 if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }
                 if let count = metric.count { line(&out, "_count", metric, nil, count, nil) }
             case 4, 5:
-                if metric.native, metric.buckets.isEmpty {
-                    throw ExpositionError(.invalidHistogram, "protobuf: \(name) is a native histogram; push classic buckets", line: 0)
+                if metric.native.present {
+                    try natives.record(metric, family: name, startingAt: out)
                 }
                 for b in metric.buckets { line(&out, "_bucket", metric, ("le", b.bound), b.count, nil) }
                 if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }

@@ -72,7 +72,7 @@ public struct ExpositionWriter {
         switch value {
         case .scalar(let v):
             line(name, suffix: "", key, extraLabel, nil, nil, v, timestampMs)
-        case .histogram(let h):
+        case .histogram(let h), .nativeHistogram(_, classic: let h?):
             for bucket in h.buckets {
                 line(name, suffix: "_bucket", key, extraLabel, "le", bucket.upperBound, bucket.count, nil)
             }
@@ -89,6 +89,9 @@ public struct ExpositionWriter {
             for observation in list {
                 line(name, suffix: "", key, extraLabel, nil, nil, observation.value, observation.timestampMs)
             }
+        case .nativeHistogram(_, classic: nil):
+            // The text formats have no native histograms (see `ScrapeWriter.shows`).
+            break
         case .window:
             // Callers resolve windows with `SeriesValue.exposed(atMs:)`: their value depends on the time.
             break

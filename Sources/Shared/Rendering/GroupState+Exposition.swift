@@ -7,13 +7,26 @@ extension GroupState {
     ///   series but pebble ones, whose observations keep their own mode.
     ///   Pebble windows show their aggregate at `nowMs`; a family with nothing to show is skipped.
     public mutating func render(into writer: inout ExpositionWriter, clearModes: Bool = false, nowMs: Int64) {
+        renderFamilies(into: &writer, clearModes: clearModes, nowMs: nowMs)
+    }
+
+    /// The same in delimited protobuf (a batch that holds native histograms).
+    public mutating func render(into writer: inout ProtobufWriter, clearModes: Bool = false, nowMs: Int64) {
+        renderFamilies(into: &writer, clearModes: clearModes, nowMs: nowMs)
+    }
+
+    // Concrete entry points above: callers in other modules get a version specialized for
+    // their writer instead of dispatching through the protocol for every series.
+    mutating func renderFamilies<W: ScrapeWriter>(into writer: inout W, clearModes: Bool, nowMs: Int64) {
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var family = families.removeValue(forKey: name)!
             defer { families[name] = family }
             let keys = family.sortedKeys()
             let shown = keys.compactMap { key -> (LabelKey, SeriesValue, ClearMode)? in
                 let series = family.series[key]!
-                return series.value.exposed(atMs: nowMs).map { (key, $0, series.mode) }
+                guard let value = series.value.exposed(atMs: nowMs) else { return nil }
+                if case .nativeHistogram = value { return writer.shows(value).map { (key, $0, series.mode) } }
+                return (key, value, series.mode)
             }
             guard !shown.isEmpty else { continue }
             let names = writer.names(family: name, type: family.type)
@@ -24,7 +37,7 @@ extension GroupState {
                     let mode: ClearMode = family.replaced && !seriesMode.isPebble ? .family : seriesMode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
-                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra)
+                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra, timestampMs: nil)
             }
         }
     }

@@ -1,0 +1,61 @@
+import Shared
+
+extension GatewayResponder {
+    /// Whether the Accept header weighs the delimited protobuf exposition
+    /// (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+    /// encoding=delimited`, which Prometheus lists first with `--enable-feature=native-histograms`)
+    /// at least as high as every text format the gateway would otherwise serve.
+    static func prefersProtobuf(_ accept: String?, openMetrics: Bool) -> Bool {
+        guard let accept else { return false }
+        var protobuf = 0.0
+        for part in accept.split(separator: ",") {
+            let fields = part.split(separator: ";").map { trim($0).lowercased() }
+            guard fields.first == ProtobufWriter.mediaType else { continue }
+            var q = 1.0
+            var fits = true
+            for parameter in fields.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { trim($0) }
+                guard pair.count == 2 else { continue }
+                switch pair[0] {
+                case "q": q = Double(pair[1]).map { min(max($0, 0), 1) } ?? 1
+                case "proto": fits = fits && pair[1] == "io.prometheus.client.metricfamily"
+                case "encoding": fits = fits && pair[1] == "delimited"
+                default: break
+                }
+            }
+            if fits { protobuf = max(protobuf, q) }
+        }
+        guard protobuf > 0 else { return false }
+        let text = HeaderList.quality(of: ["text/plain", "text/*", "*/*"], in: accept) ?? 0
+        let openMetricsQuality = openMetrics ? HeaderList.quality(of: ["application/openmetrics-text"], in: accept) ?? 0 : 0
+        return protobuf >= text && protobuf >= openMetricsQuality
+    }
+
+    private static func trim<S: StringProtocol>(_ s: S) -> String {
+        var s = Substring(s)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
+
+extension GatewayMetrics {
+    /// The gateway's own metrics in a protobuf scrape: rendered as text by the one renderer
+    /// they have, read back, and written as MetricFamily messages, so both formats always
+    /// carry the same families. A few dozen lines per scrape.
+    func render(
+        into writer: inout ProtobufWriter, series: Int, groups: Int, staleObservations: Int, pushedFamily: (String) -> Bool
+    ) {
+        var text = ExpositionWriter(format: .text)
+        render(into: &text, series: series, groups: groups, staleObservations: staleObservations, pushedFamily: pushedFamily)
+        // Our own text always parses; should it not, the scrape goes on without these families.
+        guard let parsed = try? ExpositionParser.parse(text.bytes, format: .text, grouping: .empty) else { return }
+        for family in parsed.families {
+            let names = writer.names(family: family.name, type: family.type)
+            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
+            for series in family.series {
+                writer.writeSeries(name: names.sample, type: family.type, key: series.key, value: series.value)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+/// What a scrape renders into: the text formats (``ExpositionWriter``) or delimited
+/// protobuf (``ProtobufWriter``). The scrape walks families and series once, in order, and
+/// the writer decides the bytes.
+public protocol ScrapeWriter {
+    /// Finished output not yet taken.
+    var bytes: [UInt8] { get }
+    var contentType: String { get }
+    /// Write `instance=""` on every series without an `instance` label, as the Pushgateway does.
+    var addsEmptyInstance: Bool { get set }
+    /// The name sample lines use for a family's values, and the name its metadata uses.
+    func names(family name: String, type: MetricType) -> (sample: [UInt8], metadata: String)
+    /// Starts a family.
+    mutating func writeHeader(metadataName: String, type: MetricType, help: String?)
+    /// Writes one series of the current family.
+    mutating func writeSeries(
+        name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue, extraLabel: [UInt8]?, timestampMs: Int64?)
+    /// What this format shows of a value, `nil` for nothing (a native-only histogram in text).
+    func shows(_ value: SeriesValue) -> SeriesValue?
+    /// Ends the exposition.
+    mutating func finish()
+    /// Hands over the finished output and starts empty again, keeping the capacity.
+    mutating func takeBytes() -> [UInt8]
+}
+
+extension ScrapeWriter {
+    public mutating func writeSeries(name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue) {
+        writeSeries(name: name, type: type, key: key, value: value, extraLabel: nil, timestampMs: nil)
+    }
+}
+
+extension ExpositionWriter: ScrapeWriter {
+    /// Text formats have no native histograms: a series shows its classic buckets when
+    /// the push had them, and nothing otherwise (so a native-only family is left out).
+    public func shows(_ value: SeriesValue) -> SeriesValue? {
+        guard case .nativeHistogram(_, let classic) = value else { return value }
+        return classic.map(SeriesValue.histogram)
+    }
+}
