@@ -12,8 +12,13 @@ final class GatewayMetrics: Sendable {
     let authFailures = Atomic<Int>(0)
     let expiredGroups = Atomic<Int>(0)
     let version: String
+    /// The log writer's metrics, with `--data-dir`.
+    let wal: WALMetrics?
 
-    init(version: String) { self.version = version }
+    init(version: String, wal: WALMetrics? = nil) {
+        self.version = version
+        self.wal = wal
+    }
 
     func render(into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int) {
         func counter(_ name: String, _ help: String, _ values: [(LabelKey, Int)]) {
@@ -41,5 +46,6 @@ final class GatewayMetrics: Sendable {
         counter("gravel_gateway_scrapes_total", "Scrapes served.", [(.empty, scrapes.load(ordering: .relaxed))])
         gauge("gravel_gateway_series", "Series currently stored.", .empty, Double(series))
         counter("gravel_gateway_unauthorized_requests_total", "Requests refused for missing or wrong credentials.", [(.empty, authFailures.load(ordering: .relaxed))])
+        wal?.render(into: &writer)
     }
 }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -19,6 +20,8 @@ struct GatewayResponder: HTTPResponder {
     var authenticator: Authenticator? = nil
     /// `--protect-scrape`: the scrape needs credentials too.
     var protectScrape = false
+    /// With `--data-dir`: false until the log has been replayed (`/-/ready` answers 503).
+    var isReady: @Sendable () -> Bool = { true }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -26,6 +29,7 @@ struct GatewayResponder: HTTPResponder {
         case "/-/healthy", "/-/ready":
             // Never behind auth: Kubernetes probes carry no credentials.
             guard request.method == .get || request.method == .head else { return methodNotAllowed("GET") }
+            if path == "/-/ready", !isReady() { return text(.serviceUnavailable, "replaying the data directory's log") }
             return text(.ok, "OK")
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
@@ -39,7 +43,7 @@ struct GatewayResponder: HTTPResponder {
             switch request.method {
             case .post: return try await push(request, context: context, method: .post)
             case .put: return try await push(request, context: context, method: .put)
-            case .delete: return delete(request, context: context)
+            case .delete: return await delete(request, context: context)
             default: return methodNotAllowed("POST, PUT, DELETE")
             }
         }
@@ -63,6 +67,12 @@ struct GatewayResponder: HTTPResponder {
             return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
+        let operation: WALRecord.Operation = method == .put ? .put : .post
+        let claim: IdempotencyClaim?
+        switch idempotencyClaim(request, operation, grouping, body) {
+        case .success(let c): claim = c
+        case .failure(let refusal): return reject(.badRequest, refusal.message, request, context)
+        }
         let push: ParsedPush
         do {
             push = try PushBody.parse(
@@ -71,11 +81,20 @@ struct GatewayResponder: HTTPResponder {
         } catch {
             return reject(HTTPResponse.Status(code: error.status), error.message, request, context)
         }
+        let now = clock()
+        var record: WALRecord? = nil
+        if store.journal != nil {
+            record = WALRecord(
+                operation: operation, grouping: grouping, arrival: now, idempotencyKey: claim?.key,
+                contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding], body: body)
+        }
         do {
-            try store.push(push, to: grouping, method: method, now: clock())
-        } catch {
-            let status: HTTPResponse.Status = error.kind == .tooManySeries ? .unprocessableContent : .badRequest
-            return reject(status, error.message, request, context)
+            let ticket = try store.push(push, to: grouping, method: method, now: now, claim: claim, record: record)
+            try await ticket.wait()
+        } catch let error as PushError {
+            return reject(Self.status(of: error), error.message, request, context)
+        } catch let error as DurabilityError {
+            return reject(.serviceUnavailable, "the push could not be written to --data-dir and was not applied: \(error); retry later", request, context)
         }
         metrics.pushesAccepted.add(1, ordering: .relaxed)
         metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
@@ -85,17 +104,56 @@ struct GatewayResponder: HTTPResponder {
         return Response(status: .ok)
     }
 
-    func delete(_ request: Request, context: Context) -> Response {
+    func delete(_ request: Request, context: Context) async -> Response {
         let grouping: GroupingKey
         do {
             grouping = try GroupingKey(path: request.uri.path)
         } catch {
             return reject(.badRequest, error.message, request, context)
         }
-        store.delete(grouping)
+        let claim: IdempotencyClaim?
+        switch idempotencyClaim(request, .delete, grouping, ByteBuffer()) {
+        case .success(let c): claim = c
+        case .failure(let refusal): return reject(.badRequest, refusal.message, request, context)
+        }
+        let now = clock()
+        let record = store.journal == nil ? nil : WALRecord(operation: .delete, grouping: grouping, arrival: now, idempotencyKey: claim?.key)
+        do {
+            let ticket = try store.delete(grouping, now: now, claim: claim, record: record)
+            try await ticket.wait()
+        } catch let error as PushError {
+            return reject(Self.status(of: error), error.message, request, context)
+        } catch {
+            return reject(.serviceUnavailable, "the delete could not be written to --data-dir and was not applied: \(error); retry later", request, context)
+        }
         metrics.deletes.add(1, ordering: .relaxed)
         context.logger.debug("group deleted", metadata: ["group": "\(grouping)"])
         return Response(status: .ok)
+    }
+
+    /// The `Idempotency-Key` header as a claim on this exact request; nil without the header.
+    func idempotencyClaim(
+        _ request: Request, _ operation: WALRecord.Operation, _ grouping: GroupingKey, _ body: ByteBuffer
+    ) -> Result<IdempotencyClaim?, PushError> {
+        guard let key = request.headers[Self.idempotencyKey] else { return .success(nil) }
+        guard !key.isEmpty, key.utf8.count <= IdempotencyClaim.maximumKeyBytes else {
+            return .failure(.badRequest(
+                "Idempotency-Key must be 1 to \(IdempotencyClaim.maximumKeyBytes) bytes; this one has \(key.utf8.count)"))
+        }
+        return .success(IdempotencyClaim(
+            key: key, operation: operation, grouping: grouping, contentType: request.headers[.contentType],
+            contentEncoding: request.headers[.contentEncoding], body: body))
+    }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+
+    static func status(of error: PushError) -> HTTPResponse.Status {
+        switch error.kind {
+        case .badRequest: .badRequest
+        case .tooManySeries: .unprocessableContent
+        case .conflict: .conflict
+        case .unavailable: .serviceUnavailable
+        }
     }
 
     // MARK: - Scrape

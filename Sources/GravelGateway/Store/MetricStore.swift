@@ -37,6 +37,13 @@ final class MetricStore: Sendable {
         /// Groups whose families may hold stale sorted-key caches.
         var unsorted: Set<LabelKey> = []
         var sortedGroupKeys: [LabelKey]? = []
+        /// Keys of applied changes within `--idempotency-window`.
+        var idempotency = IdempotencyTable()
+        /// Sequence of the last logged change applied, and its ticket until it is known durable.
+        var journalSequence: UInt64 = 0
+        var journalTicket: DurabilityTicket?
+        /// Why changes are refused with 503 (replay running, the log cannot be written); nil when accepted.
+        var unavailable: String?
     }
 
     enum Method: Sendable { case post, put }
@@ -50,54 +57,118 @@ final class MetricStore: Sendable {
     static let reservedName = "push_time_seconds"
     static let reservedPrefix = "gravel_gateway_"
 
-    init(maxSeries: Int = 1_000_000) {
+    /// `--data-dir`: every change is logged under the lock, in the order it is applied.
+    let journal: WriteAheadLog?
+    /// `--idempotency-window` in seconds.
+    let idempotencyWindow: Double
+
+    init(maxSeries: Int = 1_000_000, journal: WriteAheadLog? = nil, idempotencyWindow: Double = 600) {
         self.maxSeries = maxSeries
+        self.journal = journal
+        self.idempotencyWindow = idempotencyWindow
     }
 
     var seriesCount: Int { state.withLock { $0.seriesCount } }
     var groupCount: Int { state.withLock { $0.groups.count } }
 
     /// Applies a parsed push to a group: POST merges, PUT replaces the group.
-    func push(_ push: ParsedPush, to grouping: GroupingKey, method: Method, now: Double) throws(PushError) {
+    ///
+    /// With a journal, `record` (the push as received) is logged under the lock right after
+    /// the push is applied, so the log's order is the order of application and a replay
+    /// rebuilds this state exactly. The returned ticket completes once the record is on disk;
+    /// the caller answers only then. A push repeating an applied `claim` changes nothing and
+    /// returns the original's ticket.
+    @discardableResult
+    func push(
+        _ push: ParsedPush, to grouping: GroupingKey, method: Method, now: Double,
+        claim: IdempotencyClaim? = nil, record: WALRecord? = nil, replaying: Bool = false
+    ) throws(PushError) -> DurabilityTicket {
         for family in push.families {
             if family.name == Self.reservedName || family.name.hasPrefix(Self.reservedPrefix) {
                 throw .badRequest("line \(family.line): \(family.name) is written by the gateway itself and cannot be pushed")
             }
         }
-        let maxSeries = self.maxSeries
-        let result: Result<Int, PushError> = state.withLock { state in
+        // A replay re-applies what was accepted under the limit of its time.
+        let maxSeries = replaying ? Int.max : self.maxSeries
+        let result: Result<(Int, DurabilityTicket), PushError> = state.withLock { state in
             do throws(PushError) {
+                if let repeated = try admit(claim, now: now, &state) { return .success((0, repeated)) }
                 try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
             } catch {
                 return .failure(error)
             }
             let stale = Self.apply(push, grouping, method, &state, now: now)
-            return .success(stale)
+            return .success((stale, commit(record, claim, now: now, &state)))
         }
-        let stale = try result.get()
+        let (stale, ticket) = try result.get()
         if stale > 0 { staleObservations.add(stale, ordering: .relaxed) }
+        return ticket
     }
 
     /// Removes a group. Removing a group that does not exist succeeds, as in the Pushgateway.
-    func delete(_ grouping: GroupingKey) {
-        state.withLock { state in
-            guard var group = state.groups.removeValue(forKey: grouping.key) else { return }
-            Self.clear(&group, &state)
-            state.unsorted.remove(grouping.key)
-            state.sortedGroupKeys = nil
+    @discardableResult
+    func delete(_ grouping: GroupingKey, now: Double = 0, claim: IdempotencyClaim? = nil, record: WALRecord? = nil) throws(PushError) -> DurabilityTicket {
+        try state.withLock { state throws(PushError) in
+            if let repeated = try admit(claim, now: now, &state) { return repeated }
+            if var group = state.groups.removeValue(forKey: grouping.key) {
+                Self.clear(&group, &state)
+                state.unsorted.remove(grouping.key)
+                state.sortedGroupKeys = nil
+            }
+            return commit(record, claim, now: now, &state)
         }
     }
 
+    /// Under the lock, before a change: the ticket of an applied change this one repeats, or
+    /// nil to go on. Refuses a key reused for another request, and any change while the log
+    /// cannot take it.
+    func admit(_ claim: IdempotencyClaim?, now: Double, _ state: inout State) throws(PushError) -> DurabilityTicket? {
+        if let claim {
+            state.idempotency.expire(before: now - idempotencyWindow)
+            switch state.idempotency.lookup(claim) {
+            case .unknown: break
+            case .repeated(let ticket): return ticket ?? .durable
+            case .conflict:
+                throw PushError(
+                    kind: .conflict,
+                    message: "Idempotency-Key \(claim.key) was already used for a different request (method, group or body) "
+                        + "within --idempotency-window; use a new key for a new request")
+            }
+        }
+        if let reason = state.unavailable { throw PushError(kind: .unavailable, message: reason) }
+        return nil
+    }
+
+    /// Under the lock, after a change was applied: logs it and remembers its key.
+    func commit(_ record: WALRecord?, _ claim: IdempotencyClaim?, now: Double, _ state: inout State) -> DurabilityTicket {
+        var ticket = DurabilityTicket.durable
+        if let record {
+            if let journal {
+                ticket = journal.append(record)
+                state.journalTicket = ticket
+            }
+            state.journalSequence = journal == nil ? record.sequence : ticket.sequence
+        }
+        if let claim { state.idempotency.insert(claim, arrival: now, ticket: journal == nil ? nil : ticket) }
+        return ticket
+    }
+
     /// Removes groups last pushed before `cutoff` (seconds since the epoch); returns how many.
-    func expire(olderThan cutoff: Double) -> Int {
+    /// With a journal the expiry is logged; while the log cannot be written nothing expires.
+    func expire(olderThan cutoff: Double, sequence: UInt64? = nil) -> Int {
         state.withLock { state in
+            if state.unavailable != nil { return 0 }
             let stale = state.groups.filter { $0.value.pushTimeSeconds < cutoff }.map(\.key)
             for key in stale {
                 guard var group = state.groups.removeValue(forKey: key) else { continue }
                 Self.clear(&group, &state)
                 state.unsorted.remove(key)
             }
-            if !stale.isEmpty { state.sortedGroupKeys = nil }
+            if !stale.isEmpty {
+                state.sortedGroupKeys = nil
+                let record = WALRecord(sequence: sequence ?? 0, operation: .expire, grouping: .empty, arrival: cutoff, expiryCutoff: cutoff)
+                _ = commit(record, nil, now: cutoff, &state)
+            }
             return stale.count
         }
     }

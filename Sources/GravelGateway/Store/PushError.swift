@@ -5,6 +5,10 @@ struct PushError: Error, Sendable, CustomStringConvertible {
     enum Kind: Sendable {
         case badRequest
         case tooManySeries
+        /// An `Idempotency-Key` reused for a different request (409).
+        case conflict
+        /// The change cannot be made durable now: the log is replaying or cannot be written (503).
+        case unavailable
     }
 
     let kind: Kind

@@ -23,7 +23,7 @@ public struct LogSketch: Sendable, Hashable {
     var positive: [Int32: UInt32] = [:]
     var negative: [Int32: UInt32] = [:]
     var zeros: UInt32 = 0
-    public private(set) var count = 0
+    public internal(set) var count = 0
 
     public init() {}
 
