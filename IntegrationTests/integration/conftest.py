@@ -65,7 +65,7 @@ PROMETHEUS_ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 
-SELF_METRIC_NAMES = frozenset({"push_time_seconds"})
+SELF_METRIC_NAMES = frozenset({"push_time_seconds", "push_failure_time_seconds"})
 SELF_METRIC_PREFIXES = ("gravel_gateway_",)
 
 START_TIMEOUT_S = 20.0
@@ -604,9 +604,10 @@ class Gateway:
         return self.push("DELETE", path, b"", **kw)
 
     def ok(self, method: str, path: str, body: str | bytes = b"", headers: Mapping[str, str] | None = None) -> requests.Response:
-        """`push`, asserting a 200."""
+        """`push`, asserting success: 200, or 202 Accepted for a DELETE (as the Pushgateway)."""
         r = self.push(method, path, body, headers)
-        assert r.status_code == 200, f"{method} {path} answered {r.status_code}: {r.text!r}\nbody:\n{body!r}"
+        expected = 202 if method.upper() == "DELETE" else 200
+        assert r.status_code == expected, f"{method} {path} answered {r.status_code}: {r.text!r}\nbody:\n{body!r}"
         return r
 
     # -- reading ------------------------------------------------------------

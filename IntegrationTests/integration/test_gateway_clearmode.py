@@ -1,6 +1,6 @@
 """Merge rules of gravel-gateway: the `clearmode` label.
 
-Contract (DESIGN.md section 4, "clearmode"):
+Contract (docs/SEMANTICS.md S10 and S24-S30, "clearmode"):
 - `clearmode` picks the merge rule per series and is stripped from everything
   stored and exposed. Default: `replace` for gauges, `aggregate` for counters,
   untyped, histograms and summaries.

@@ -26,6 +26,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
     var maxSeries = 1_000_000
 
+    @Option(help: "Most groups (grouping keys) the gateway holds; a push that would create one more is refused.")
+    var maxGroups = 100_000
+
+    @Flag(help: "Serve OpenMetrics to scrapers that prefer it in Accept (default: text 0.0.4 only, as the Pushgateway).")
+    var enableOpenmetrics = false
+
     @Option(help: ArgumentHelp(
         "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
         valueName: "file"))
@@ -45,6 +51,12 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Close connections idle this long, and requests whose body takes longer to arrive.", valueName: "duration"))
     var readTimeout = "30s"
+
+    @Option(help: ArgumentHelp("Close connections whose client stops reading its response this long (a stalled scrape).", valueName: "duration"))
+    var writeTimeout = "60s"
+
+    @Option(help: "Most connections open at once; more are closed as they open.")
+    var maxConnections = 1000
 
     @Option(help: ArgumentHelp(
         "Keep the state durably in this directory: every change is logged and synced before it is acknowledged (default: in memory only).",
@@ -94,7 +106,9 @@ struct GatewayCommand: AsyncParsableCommand {
         if let dataDir {
             let walMetrics = WALMetrics()
             let log = WriteAheadLog(directory: dataDir, metrics: walMetrics, logger: logger)
-            store = MetricStore(maxSeries: maxSeries, journal: log, idempotencyWindow: window.seconds)
+            store = MetricStore(
+                rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger, journal: log,
+                idempotencyWindow: window.seconds)
             metrics = GatewayMetrics(version: GravelVersion.string, wal: walMetrics)
             durability = DataDirectoryService(
                 settings: .init(
@@ -102,7 +116,8 @@ struct GatewayCommand: AsyncParsableCommand {
                     idempotencyWindow: window.seconds),
                 store: store, log: log, metrics: walMetrics, logger: logger)
         } else {
-            store = MetricStore(maxSeries: maxSeries, idempotencyWindow: window.seconds)
+            store = MetricStore(
+                rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger, idempotencyWindow: window.seconds)
             metrics = GatewayMetrics(version: GravelVersion.string)
         }
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
@@ -110,6 +125,7 @@ struct GatewayCommand: AsyncParsableCommand {
             store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
+        responder.openMetrics = enableOpenmetrics
         if let durability { responder.isReady = { durability.isReady } }
         let app = Application(
             responder: responder,

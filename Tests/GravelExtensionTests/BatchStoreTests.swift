@@ -11,9 +11,9 @@ struct BatchStoreTests {
         BatchStore(maxSeries: maxSeries, cumulative: cumulative, ownGrouping: GroupingKey(labels: [("job", "fn"), ("function_name", "fn")]))
     }
 
-    func push(_ store: BatchStore, _ body: String, _ grouping: GroupingKey, _ method: PushMethod = .post) throws(PushRejection) {
+    func push(_ store: BatchStore, _ body: String, _ grouping: GroupingKey, _ method: PushMethod = .post) throws(PushFailure) {
         let parsed: ParsedPush
-        do { parsed = try ExpositionParser.parse(body, grouping: grouping) } catch { throw .badRequest("\(error)") }
+        do { parsed = try ExpositionParser.parse(body, grouping: grouping) } catch { throw PushFailure(.badBody, "\(error)") }
         try store.push(parsed, to: grouping, method: method, arrivalMs: 1000)
     }
 
@@ -28,8 +28,8 @@ struct BatchStoreTests {
         let s = store()
         try push(s, "# TYPE x counter\nx 1\n", job)
         let before = rendered(s)
-        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
-        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", job) }
+        #expect(throws: PushFailure.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
+        #expect(throws: PushFailure.self) { try push(s, "# TYPE x gauge\nx 2\n", job) }
         #expect(rendered(s) == before)
         // A PUT replaces the group, so its own families do not conflict.
         try push(s, "# TYPE x gauge\nx 2\n", job, .put)
@@ -39,7 +39,7 @@ struct BatchStoreTests {
     func ownership() throws {
         let s = store()
         try push(s, "x{instance=\"a\"} 1\n", job)
-        #expect(throws: PushRejection.self) {
+        #expect(throws: PushFailure.self) {
             try push(s, "x 1\n", GroupingKey(labels: [("job", "fn"), ("instance", "a")]))
         }
     }
@@ -47,22 +47,25 @@ struct BatchStoreTests {
     @Test("Reserved gateway names are refused")
     func reserved() {
         let s = store()
-        #expect(throws: PushRejection.self) { try push(s, "push_time_seconds 1\n", job) }
-        #expect(throws: PushRejection.self) { try push(s, "gravel_gateway_series 1\n", job) }
+        #expect(throws: PushFailure.self) { try push(s, "push_time_seconds 1\n", job) }
+        #expect(throws: PushFailure.self) { try push(s, "gravel_gateway_series 1\n", job) }
     }
 
-    @Test("GRAVEL_MAX_SERIES refuses pushes that add series, with a 422, and counts the drop")
+    @Test("GRAVEL_MAX_SERIES never refuses a push: the oldest groups are dropped and counted")
     func maxSeries() throws {
         let s = store(maxSeries: 2)
-        try push(s, "a 1\nb 1\n", job)
-        try push(s, "a 5\n", job)  // no new series
-        do {
-            try push(s, "c 1\n", job)
-            Issue.record("expected a refusal")
-        } catch {
-            #expect(error.status == 422)
-        }
-        #expect(s.droppedTotal["max_series"] == 1)
+        let first = GroupingKey(labels: [("job", "first")])
+        let second = GroupingKey(labels: [("job", "second")])
+        try push(s, "a 1\nb 1\n", first)
+        try push(s, "a 5\n", first)  // no new series: nothing dropped
+        #expect(s.droppedTotal.isEmpty)
+        try push(s, "c 1\n", second)  // 3 entries > 2: the oldest group (first, 2 series) goes
+        #expect(s.droppedTotal["buffer_full"] == 2)
+        #expect(s.pendingSnapshot.groups[first.key] == nil)
+        #expect(s.pendingSnapshot.groups[second.key]?.state.families["c"] != nil)
+        try push(s, "d 1\ne 1\nf 1\n", second)  // the newest push alone passes the bound: it goes too
+        #expect(s.droppedTotal["buffer_full"] == 6)
+        #expect(s.pendingEntries == 0)
     }
 
     @Test("A failed flush goes back in front of newer pushes")
@@ -83,7 +86,7 @@ struct BatchStoreTests {
         let s = store()
         try push(s, "# TYPE x counter\nx 1\n", job)
         _ = s.take(nowMs: 1000)
-        #expect(throws: PushRejection.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
+        #expect(throws: PushFailure.self) { try push(s, "# TYPE x gauge\nx 2\n", other) }
     }
 
     @Test("Drops are reported through the extension's own group at the next flush")

@@ -84,7 +84,7 @@ struct DurabilitySnapshotTests {
         }
         #expect(scrape(loaded, now: 1330) == scrape(store, now: 1330))
         // The indexes come back too: another group may not take over a stored series.
-        await #expect(throws: PushError.self) { try await livePush(loaded, "g 1\n", job: "pebbles", now: 1330) }
+        await #expect(throws: PushFailure.self) { try await livePush(loaded, "g 1\n", job: "pebbles", now: 1330) }
         #expect(loaded.state.withLock { $0.idempotency.count } == 1)
     }
 
@@ -204,7 +204,7 @@ struct DurabilitySnapshotTests {
             try await livePush(store, "c_total 1\n", now: 1001, key: "batch-1")
             try await livePush(store, "c_total 1\n", now: 1002, key: "batch-2")
             #expect(scrape(store, now: 1003).contains("c_total{job=\"j\"} 2\n"))
-            await #expect(throws: PushError.self) { try await livePush(store, "c_total 5\n", now: 1003, key: "batch-1") }
+            await #expect(throws: PushFailure.self) { try await livePush(store, "c_total 5\n", now: 1003, key: "batch-1") }
             #expect(scrape(store, now: 1003).contains("c_total{job=\"j\"} 2\n"))
             await log.close()
 
@@ -217,8 +217,8 @@ struct DurabilitySnapshotTests {
             do {
                 try await livePush(reopened, "c_total 5\n", now: 1100, key: "batch-2")
                 Issue.record("a reused key with another body must conflict")
-            } catch let error as PushError {
-                #expect(error.kind == .conflict)
+            } catch let error as PushFailure {
+                #expect(error.code == .idempotencyKeyReused)
             }
             // After the window the key is forgotten and the same push counts again.
             try await livePush(reopened, "c_total 1\n", now: 1000 + 601, key: "batch-1")

@@ -48,7 +48,7 @@ func scrape(_ store: MetricStore, now: Double) -> String {
 /// Pushes `body` the way the responder does: parsed, applied, logged (with a journal), and waited for.
 @discardableResult
 func livePush(
-    _ store: MetricStore, _ body: String, job: String = "j", method: MetricStore.Method = .post, now: Double, key: String? = nil
+    _ store: MetricStore, _ body: String, job: String = "j", method: PushMethod = .post, now: Double, key: String? = nil
 ) async throws -> DurabilityTicket {
     let grouping = GroupingKey(labels: [("job", job)])
     let buffer = ByteBuffer(string: body)

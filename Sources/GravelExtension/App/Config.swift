@@ -46,7 +46,7 @@ package struct Config: Sendable {
     /// Turns the Telemetry API off: flush at the next INVOKE and at SHUTDOWN instead.
     package var telemetry: Bool
     /// The longest wait between retries of a failed flush, in seconds.
-    package var maxBackoffSeconds: Double
+    package var maxBackoff: Duration
     /// Largest push body accepted on the local listener, also after gzip decoding.
     package var maxBodyBytes: Int
 
@@ -112,7 +112,7 @@ package struct Config: Sendable {
         cumulative = flag("GRAVEL_CUMULATIVE", default: false)
         platformMetrics = flag("GRAVEL_PLATFORM_METRICS", default: true)
         telemetry = flag("GRAVEL_TELEMETRY", default: true)
-        maxBackoffSeconds = Double(integer("GRAVEL_RETRY_MAX_BACKOFF_MS", default: 30_000, range: 0...3_600_000)) / 1000
+        maxBackoff = .milliseconds(integer("GRAVEL_RETRY_MAX_BACKOFF_MS", default: 30_000, range: 0...3_600_000))
         maxBodyBytes = integer("GRAVEL_MAX_BODY_BYTES", default: 16 << 20, range: 1024...(1 << 30))
 
         let levelText = (env["GRAVEL_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "info").lowercased()

@@ -33,13 +33,13 @@ package final class GatewayClient {
         self.curl = CurlEasy(security: security)
     }
 
-    /// Sends every group in flush order until `deadline` (monotonic seconds).
-    package func send(_ batch: Batch, deadline: Double) -> Outcome {
+    /// Sends every group in flush order until `deadline`.
+    package func send(_ batch: Batch, deadline: ContinuousClock.Instant) -> Outcome {
         var outcome = Outcome()
         var giveUp = false
         for key in batch.flushOrder() {
             let group = batch.groups[key]!
-            let remainingMs = Int(((deadline - Clock.monotonicNow()) * 1000).rounded(.down))
+            let remainingMs = Int((deadline - .now).milliseconds)
             if giveUp || remainingMs <= 0 {
                 outcome.retry.groups[key] = group
                 continue
@@ -81,7 +81,7 @@ package final class GatewayClient {
     /// bundle, and the gateway's own CA must not replace the public ones.
     static func caBundle(extraFile: String, logger: Logger) -> [UInt8]? {
         guard let extra = FileBytes.read(extraFile) else {
-            logger.error("GRAVEL_GATEWAY_CA_FILE \(extraFile) cannot be read; using the system CAs only")
+            logger.error("GRAVEL_GATEWAY_CA_FILE cannot be read; using the system CAs only", metadata: ["file": "\(extraFile)"])
             return nil
         }
         let systemBundles = [

@@ -78,10 +78,12 @@ package final class ExtensionsClient {
                 headers: identifierHeader + ["Lambda-Extension-Function-Error-Type: Extension.\(reason)", "Content-Type: application/json"],
                 body: Array(body.utf8), timeoutMs: 2_000))
             if response.status != 202, response.status != 200 {
-                logger.warning("\(path) answered \(response.status): \(response.text)")
+                logger.warning("the Extensions API refused a report", metadata: [
+                    "call": "\(path)", "status": "\(response.status)", "answer": "\(response.text)",
+                ])
             }
         } catch {
-            logger.warning("could not report \(path): \(error)")
+            logger.warning("could not report to the Extensions API", metadata: ["call": "\(path)", "error": "\(error)"])
         }
     }
 

@@ -29,10 +29,11 @@ extension MetricStore {
             fresh.unsorted.insert(group.grouping.key)
             for (name, family) in group.state.families {
                 if fresh.registrations[name] == nil {
-                    for exposed in Self.exposedNames(of: name, type: family.type) { fresh.exposedNames[exposed] = name }
+                    for exposed in family.type.exposedNames(ofFamily: name) { fresh.exposedNames[exposed] = name }
                 }
-                fresh.registrations[name, default: Registration(type: family.type, groups: 0)].groups += 1
-                for key in family.series.keys { fresh.owners[SeriesID(family: name, key: key)] = group.grouping.key }
+                fresh.registrations[name, default: Registration(type: family.type, groups: 0, help: family.help)].groups += 1
+                if fresh.registrations[name]!.help == nil { fresh.registrations[name]!.help = family.help }
+                for key in family.series.keys { fresh.owners[SeriesIdentity(family: name, key: key)] = group.grouping.key }
                 fresh.seriesCount += family.series.count
             }
         }
@@ -65,6 +66,7 @@ extension MetricStore.Persisted {
                 w.string(value)
             }
             w.f64(group.pushTimeSeconds)
+            w.f64(group.pushFailureTimeSeconds)
             group.state.encode(into: &w)
         }
         idempotency.encode(into: &w)
@@ -80,6 +82,7 @@ extension MetricStore.Persisted {
             for _ in 0..<labelCount { labels.append((try r.string(), try r.string())) }
             var group = MetricStore.Group(grouping: GroupingKey(labels: labels))
             group.pushTimeSeconds = try r.f64()
+            group.pushFailureTimeSeconds = try r.f64()
             group.state = try GroupState.decode(from: &r)
             groups.append(group)
         }

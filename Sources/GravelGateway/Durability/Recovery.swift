@@ -42,7 +42,9 @@ struct Recovery {
                 try DataDirectory.remove(directory + "/" + name)
             }
         }
-        let store = MetricStore(maxSeries: Int.max, idempotencyWindow: idempotencyWindow)
+        // A replay re-applies what was accepted under the limits of its time.
+        let store = MetricStore(
+            rules: PushRules(maxSeries: .max, maxGroups: .max), logger: logger, idempotencyWindow: idempotencyWindow)
         var covered: UInt64 = 0
         for (name, _) in DataFileName.snapshots(in: names) {
             let file = try DataFile(path: directory + "/" + name, flags: O_RDONLY)
@@ -121,20 +123,15 @@ struct Recovery {
                 key: $0, operation: record.operation, grouping: record.grouping, contentType: record.contentType,
                 contentEncoding: record.contentEncoding, body: record.body)
         }
-        do throws(PushError) {
+        do throws(PushFailure) {
             switch record.operation {
             case .post, .put:
-                let push: ParsedPush
-                do throws(PushBody.Refusal) {
-                    push = try PushBody.parse(
-                        record.body, contentEncoding: record.contentEncoding, contentType: record.contentType,
-                        grouping: record.grouping, limit: WALFrame.maximumPayloadBytes, limitName: "the log's record limit")
-                } catch {
-                    throw PushError.badRequest(error.message)
-                }
+                let push = try PushBody.parse(
+                    record.body, contentEncoding: record.contentEncoding, contentType: record.contentType,
+                    grouping: record.grouping, limit: WALFrame.maximumPayloadBytes, limitName: "the log's record limit")
                 try store.push(
                     push, to: record.grouping, method: record.operation == .put ? .put : .post, now: record.arrival,
-                    claim: claim, record: record, replaying: true)
+                    claim: claim, record: record)
             case .delete:
                 try store.delete(record.grouping, now: record.arrival, claim: claim, record: record)
             case .expire:

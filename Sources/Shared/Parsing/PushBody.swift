@@ -3,17 +3,11 @@ import NIOCore
 /// A push request's body as both programs read it: gzip or not, then protobuf, OpenMetrics
 /// or the text format by `Content-Type` (and `# EOF`).
 public enum PushBody {
-    /// Why a body was refused, with the HTTP status it deserves.
-    public struct Refusal: Error, Sendable {
-        public let status: Int
-        public let message: String
-    }
-
     /// Inflates and parses a body. `limitName` names the setting that sets `limit` in messages.
     public static func parse(
         _ body: ByteBuffer, contentEncoding: String?, contentType: String?, grouping: GroupingKey,
         limit: Int, limitName: String
-    ) throws(Refusal) -> ParsedPush {
+    ) throws(PushFailure) -> ParsedPush {
         var body = body
         switch contentEncoding?.lowercased() {
         case nil, "identity":
@@ -22,12 +16,12 @@ public enum PushBody {
             do {
                 body = try Gzip.decompress(body, limit: limit)
             } catch .tooLarge {
-                throw Refusal(status: 413, message: "the decompressed body is larger than \(limit) bytes (\(limitName))")
+                throw PushFailure(.bodyTooLarge, "the decompressed body is larger than \(limit) bytes (\(limitName))")
             } catch {
-                throw Refusal(status: 400, message: error.description)
+                throw PushFailure(.badBody, error.description)
             }
         case let other?:
-            throw Refusal(status: 415, message: "unsupported Content-Encoding \(other); send identity or gzip")
+            throw PushFailure(.unsupportedEncoding, "unsupported Content-Encoding \(PushFailure.clip(other)); send identity or gzip")
         }
         let parsed = body.withUnsafeReadableBytes { raw in
             Result { () throws(ExpositionError) -> ParsedPush in
@@ -40,7 +34,7 @@ public enum PushBody {
         }
         switch parsed {
         case .success(let push): return push
-        case .failure(let error): throw Refusal(status: 400, message: error.description)
+        case .failure(let error): throw PushFailure(.badBody, error.description)
         }
     }
 }
