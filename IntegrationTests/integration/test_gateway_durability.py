@@ -408,3 +408,12 @@ def test_full_disk_answers_503_keeps_scraping_and_recovers(start_gateway, small_
     gw = start_gateway("--data-dir", data)
     assert gw.samples()[series("c_total", job="d")] == acked
     gw.stop()
+
+
+def test_a_second_gateway_on_the_same_directory_is_refused(start_gateway, tmp_path):
+    data = tmp_path / "data"
+    gw = start_gateway("--data-dir", data)
+    second = run_gateway(data)
+    assert second.returncode != 0
+    assert "one gravel-gateway per --data-dir" in second.stderr, second.stderr
+    gw.ok("POST", "/metrics/job/one", "x 1\n")

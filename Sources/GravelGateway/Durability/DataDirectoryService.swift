@@ -53,6 +53,7 @@ final class DataDirectoryService: Service, Sendable {
 
     func run() async throws {
         try DataDirectory.create(settings.directory)
+        try lockDirectory()
         let started = ContinuousClock.now
         let recovery = Recovery(
             directory: settings.directory, acceptCorruption: settings.acceptCorruption, repairTornTail: true,
@@ -91,6 +92,20 @@ final class DataDirectoryService: Service, Sendable {
         await snapshot(reason: "shutdown")
         await log.close()
         try? await worker.shutdownGracefully()
+    }
+
+    /// Held for the life of the process: two gateways appending to one log would corrupt it.
+    let lock = Mutex<DataFile?>(nil)
+
+    func lockDirectory() throws(DurabilityError) {
+        let path = settings.directory + "/lock"
+        let file = try DataFile(path: path, flags: O_RDWR | O_CREAT)
+        guard flock(file.fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw DurabilityError(
+                kind: .io(errno: errno),
+                message: "another process holds \(path) (\(String(cString: strerror(errno)))): one gravel-gateway per --data-dir")
+        }
+        lock.withLock { $0 = file }
     }
 
     /// Writes a snapshot of everything durable, then deletes what the previous one made redundant.

@@ -109,6 +109,8 @@ struct GatewayResponder: HTTPResponder {
 
     /// Waits until a change is on disk (at once without `--data-dir`).
     func durable(_ ticket: DurabilityTicket) async throws(PushFailure) {
+        // In memory every change gets this shared ticket: no lock taken on the hot path.
+        if ticket === DurabilityTicket.durable { return }
         do throws(DurabilityError) {
             try await ticket.wait()
         } catch {
