@@ -17,9 +17,19 @@ LoggingSystem.bootstrap { label in
 }
 let logger = Logger(label: "gravel-extension")
 let name = ExecutableName.current()
+
+/// Ends the process without running exit handlers: the flusher thread may still be inside
+/// libcurl and OpenSSL after a SHUTDOWN whose deadline cut its last flush short, and
+/// OpenSSL's exit-time cleanup under a running handshake crashes the process. Nothing is
+/// left to write at this point: logs go to stderr unbuffered, batches to the gateway.
+func finish(_ status: Int32) -> Never {
+    fflush(nil)  // every open output stream
+    _exit(status)
+}
+
 do {
     let config = try Config(environment: environment, extensionName: name)
-    exit(ExtensionApp(config: config, logger: logger).run())
+    finish(ExtensionApp(config: config, logger: logger).run())
 } catch {
-    exit(ExtensionApp.runIdle(environment: environment, extensionName: name, error: error, logger: logger))
+    finish(ExtensionApp.runIdle(environment: environment, extensionName: name, error: error, logger: logger))
 }

@@ -61,6 +61,20 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("web.enable-admin-api"), help: "Serve PUT /api/v1/admin/wipe and show delete buttons on the page at /.")
     var enableAdminAPI = false
 
+    @Option(help: ArgumentHelp(
+        "Keep the state durably in this directory: every change is logged and synced before it is acknowledged (default: in memory only).",
+        valueName: "dir"))
+    var dataDir: String?
+
+    @Option(help: ArgumentHelp("With --data-dir, write a snapshot this often (and on shutdown), e.g. 5m.", valueName: "duration"))
+    var snapshotInterval = "5m"
+
+    @Option(help: ArgumentHelp("Remember Idempotency-Key headers of applied pushes this long, e.g. 10m.", valueName: "duration"))
+    var idempotencyWindow = "10m"
+
+    @Flag(help: "With --data-dir, start even if the log is damaged in the middle, dropping the damaged records (they are logged).")
+    var walAcceptCorruption = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -83,8 +97,32 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
-        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger)
-        let metrics = GatewayMetrics(version: GravelVersion.string)
+        guard let window = DurationText.parse(idempotencyWindow) else {
+            throw ValidationError("--idempotency-window \(idempotencyWindow) is not a duration: use \(DurationText.help)")
+        }
+        guard let interval = DurationText.parse(snapshotInterval), interval > .zero else {
+            throw ValidationError("--snapshot-interval \(snapshotInterval) is not a positive duration: use \(DurationText.help)")
+        }
+        var durability: DataDirectoryService? = nil
+        let store: MetricStore
+        let metrics: GatewayMetrics
+        if let dataDir {
+            let walMetrics = WALMetrics()
+            let log = WriteAheadLog(directory: dataDir, metrics: walMetrics, logger: logger)
+            store = MetricStore(
+                rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger, journal: log,
+                idempotencyWindow: window.seconds)
+            metrics = GatewayMetrics(version: GravelVersion.string, wal: walMetrics)
+            durability = DataDirectoryService(
+                settings: .init(
+                    directory: dataDir, snapshotInterval: interval, acceptCorruption: walAcceptCorruption,
+                    idempotencyWindow: window.seconds),
+                store: store, log: log, metrics: walMetrics, logger: logger)
+        } else {
+            store = MetricStore(
+                rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger, idempotencyWindow: window.seconds)
+            metrics = GatewayMetrics(version: GravelVersion.string)
+        }
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
             store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
@@ -92,12 +130,18 @@ struct GatewayCommand: AsyncParsableCommand {
         responder.protectScrape = protectScrape
         responder.openMetrics = enableOpenmetrics
         responder.webSettings = .init(adminAPI: enableAdminAPI, flags: statusFlags, startTime: clock())
+
+        if let durability { responder.isReady = { durability.isReady } }
         let app = Application(
             responder: InstrumentedResponder(wrapped: responder, metrics: metrics.requests),
             server: try protection.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             logger: logger)
-        var services: [any Service] = [app]
+        // Shutdown runs in reverse order: the HTTP server stops before the data directory's
+        // final snapshot, so no change arrives after it. The replay runs beside the server,
+        // which answers /-/healthy at once and /-/ready once the replay is done.
+        var services: [any Service] = durability.map { [$0] } ?? []
+        services.append(app)
         services += protection.services(store: store, metrics: metrics, clock: clock, logger: logger)
         logger.info("gravel-gateway \(GravelVersion.string) listening", metadata: protection.startMetadata(listen: listen))
         try await Self.runUntilStopped(services, logger: logger)

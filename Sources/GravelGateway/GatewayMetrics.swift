@@ -14,8 +14,13 @@ final class GatewayMetrics: Sendable {
     /// Requests by code, handler and method; durations and sizes by handler.
     let requests = RequestMetrics()
     let version: String
+    /// The log writer's metrics, with `--data-dir`.
+    let wal: WALMetrics?
 
-    init(version: String) { self.version = version }
+    init(version: String, wal: WALMetrics? = nil) {
+        self.version = version
+        self.wal = wal
+    }
 
     /// - Parameter pushedFamily: whether a pushed family has this name. The `process_*`
     ///   metrics of a pushing job (Python's client pushes its own by default) then win over
@@ -51,5 +56,6 @@ final class GatewayMetrics: Sendable {
         counter("gravel_gateway_unauthorized_requests_total", "Requests refused for missing or wrong credentials.", [(.empty, authFailures.load(ordering: .relaxed))])
         requests.render(into: &writer)
         ProcessMetrics.current()?.render(into: &writer, skipping: pushedFamily)
+        wal?.render(into: &writer)
     }
 }

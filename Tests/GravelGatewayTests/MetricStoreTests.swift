@@ -50,7 +50,7 @@ struct MetricStoreTests {
         try push(store, "c 3\n", job: "j", method: .put)
         #expect(store.seriesCount == 1)
         #expect(!scrape(store).contains("a{"))
-        store.delete(GroupingKey(labels: [("job", "j")]))
+        try store.delete(GroupingKey(labels: [("job", "j")]))
         #expect(store.seriesCount == 0)
         #expect(store.groupCount == 0)
         // The name is free again for another type once no group holds it.
@@ -121,7 +121,7 @@ struct ExposedNameTests {
     func freed() throws {
         let store = MetricStore()
         try push(store, "# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", job: "a")
-        store.delete(GroupingKey(labels: [("job", "a")]))
+        try store.delete(GroupingKey(labels: [("job", "a")]))
         try push(store, "foo_sum 1\n", job: "b")
         try push(store, "# TYPE bar counter\nbar_total 1\n", job: "c")
         try push(store, "# TYPE bar_total gauge\nbar_total 2\n", job: "c", method: .put)

@@ -71,6 +71,8 @@ package struct PushServer: Sendable {
         case .tooManySeries, .tooManyGroups: .unprocessableEntity
         case .methodNotAllowed: .methodNotAllowed
         case .notFound: .notFound
+        case .idempotencyKeyReused: .conflict
+        case .unavailable: .serviceUnavailable
         }
     }
 }

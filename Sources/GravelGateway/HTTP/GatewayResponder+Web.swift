@@ -36,9 +36,14 @@ extension GatewayResponder {
             }
             guard request.method == .put else { return methodNotAllowed("PUT") }
             if let denied = await authenticate(request, context) { return denied }
-            let removed = store.wipe()
-            context.logger.notice("all groups wiped", metadata: ["groups": "\(removed)"])
-            return Response(status: .accepted)
+            do throws(PushFailure) {
+                let (removed, ticket) = try store.wipe(now: clock())
+                try await durable(ticket)
+                context.logger.notice("all groups wiped", metadata: ["groups": "\(removed)"])
+                return Response(status: .accepted)
+            } catch {
+                return text(Self.status(of: error.code), error.message)
+            }
         }
         if request.method == .options, path.hasPrefix("/api/v1/") {
             return Response(status: .ok, headers: Self.apiHeaders)

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -23,6 +24,8 @@ struct GatewayResponder: HTTPResponder {
     var openMetrics = false
     /// The page at `/` and the Pushgateway's JSON API.
     var webSettings = WebSettings()
+    /// With `--data-dir`: false until the log has been replayed (`/-/ready` answers 503).
+    var isReady: @Sendable () -> Bool = { true }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -30,6 +33,7 @@ struct GatewayResponder: HTTPResponder {
         case "/-/healthy", "/-/ready":
             // Never behind auth: Kubernetes probes carry no credentials.
             guard request.method == .get || request.method == .head else { return methodNotAllowed("GET") }
+            if path == "/-/ready", !isReady() { return text(.serviceUnavailable, "replaying the data directory's log") }
             return text(.ok, "OK")
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
@@ -47,7 +51,7 @@ struct GatewayResponder: HTTPResponder {
             }
             switch route.method {
             case .post, .put: return try await push(request, route, context: context)
-            case .delete: return delete(route, context: context)
+            case .delete: return await delete(request, route, context: context)
             }
         }
     }
@@ -66,11 +70,20 @@ struct GatewayResponder: HTTPResponder {
                 group: route.grouping)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
+        let operation: WALRecord.Operation = route.method == .put ? .put : .post
         do throws(PushFailure) {
+            let claim = try idempotencyClaim(request, operation, route.grouping, body)
             let push = try PushBody.parse(
                 body, contentEncoding: request.headers[.contentEncoding], contentType: request.headers[.contentType],
                 grouping: route.grouping, limit: maxBodyBytes, limitName: "--max-body-bytes")
-            try store.push(push, to: route.grouping, method: route.method, now: clock())
+            let now = clock()
+            var record: WALRecord? = nil
+            if store.journal != nil {
+                record = WALRecord(
+                    operation: operation, grouping: route.grouping, arrival: now, idempotencyKey: claim?.key,
+                    contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding], body: body)
+            }
+            try await durable(store.push(push, to: route.grouping, method: route.method, now: now, claim: claim, record: record))
             metrics.pushesAccepted.add(1, ordering: .relaxed)
             metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
             context.logger.debug("push accepted", metadata: [
@@ -82,13 +95,48 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    func delete(_ route: PushRoute, context: Context) -> Response {
-        store.delete(route.grouping)
+    func delete(_ request: Request, _ route: PushRoute, context: Context) async -> Response {
+        do throws(PushFailure) {
+            let claim = try idempotencyClaim(request, .delete, route.grouping, ByteBuffer())
+            let now = clock()
+            let record = store.journal == nil
+                ? nil : WALRecord(operation: .delete, grouping: route.grouping, arrival: now, idempotencyKey: claim?.key)
+            try await durable(store.delete(route.grouping, now: now, claim: claim, record: record))
+        } catch {
+            return refuse(error, request, context)
+        }
         metrics.deletes.add(1, ordering: .relaxed)
         context.logger.debug("group deleted", metadata: ["group": "\(route.grouping.displayName)"])
         // 202 as the Pushgateway: Go's client_golang treats anything else as a failed Delete().
         return Response(status: .accepted)
     }
+
+    /// Waits until a change is on disk (at once without `--data-dir`).
+    func durable(_ ticket: DurabilityTicket) async throws(PushFailure) {
+        // In memory every change gets this shared ticket: no lock taken on the hot path.
+        if ticket === DurabilityTicket.durable { return }
+        do throws(DurabilityError) {
+            try await ticket.wait()
+        } catch {
+            throw PushFailure(.unavailable, "the change could not be written to --data-dir and was not applied (\(error)); retry later")
+        }
+    }
+
+    /// The `Idempotency-Key` header as a claim on this exact request; nil without the header.
+    func idempotencyClaim(
+        _ request: Request, _ operation: WALRecord.Operation, _ grouping: GroupingKey, _ body: ByteBuffer
+    ) throws(PushFailure) -> IdempotencyClaim? {
+        guard let key = request.headers[Self.idempotencyKey] else { return nil }
+        guard !key.isEmpty, key.utf8.count <= IdempotencyClaim.maximumKeyBytes else {
+            throw PushFailure(
+                .badBody, "Idempotency-Key must be 1 to \(IdempotencyClaim.maximumKeyBytes) bytes; this one has \(key.utf8.count)")
+        }
+        return IdempotencyClaim(
+            key: key, operation: operation, grouping: grouping, contentType: request.headers[.contentType],
+            contentEncoding: request.headers[.contentEncoding], body: body)
+    }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 
     // MARK: - Scrape
 
@@ -205,7 +253,8 @@ struct GatewayResponder: HTTPResponder {
             return response
         }
         metrics.pushesRejected.add(1, ordering: .relaxed)
-        if let group { store.recordFailure(group, now: clock()) }
+        // A reused Idempotency-Key or a change that could not be logged changes nothing, not even the failure time.
+        if let group, failure.code != .idempotencyKeyReused, failure.code != .unavailable { store.recordFailure(group, now: clock()) }
         context.logger.info("push refused", metadata: [
             "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.uri.path))",
             "reason": "\(failure.message)",
@@ -222,6 +271,8 @@ struct GatewayResponder: HTTPResponder {
         case .tooManySeries, .tooManyGroups: .unprocessableContent
         case .methodNotAllowed: .methodNotAllowed
         case .notFound: .notFound
+        case .idempotencyKeyReused: .conflict
+        case .unavailable: .serviceUnavailable
         }
     }
 

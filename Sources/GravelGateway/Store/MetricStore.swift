@@ -39,6 +39,13 @@ final class MetricStore: Sendable {
         /// Groups whose families may hold stale sorted-key caches.
         var unsorted: Set<LabelKey> = []
         var sortedGroupKeys: [LabelKey]? = []
+        /// Keys of applied changes within `--idempotency-window`.
+        var idempotency = IdempotencyTable()
+        /// Sequence of the last logged change applied, and its ticket until it is known durable.
+        var journalSequence: UInt64 = 0
+        var journalTicket: DurabilityTicket?
+        /// Why changes are refused with 503 (replay running, the log cannot be written); nil when accepted.
+        var unavailable: String?
     }
 
     let state = Mutex(State())
@@ -47,10 +54,19 @@ final class MetricStore: Sendable {
     let staleObservations = Atomic<Int>(0)
 
     let logger: Logger
+    /// `--data-dir`: every change is logged under the lock, in the order it is applied.
+    let journal: WriteAheadLog?
+    /// `--idempotency-window` in seconds.
+    let idempotencyWindow: Double
 
-    init(rules: PushRules = PushRules(maxSeries: 1_000_000), logger: Logger = Logger(label: "gravel-gateway")) {
+    init(
+        rules: PushRules = PushRules(maxSeries: 1_000_000), logger: Logger = Logger(label: "gravel-gateway"),
+        journal: WriteAheadLog? = nil, idempotencyWindow: Double = 600
+    ) {
         self.rules = rules
         self.logger = logger
+        self.journal = journal
+        self.idempotencyWindow = idempotencyWindow
     }
 
     var seriesCount: Int { state.withLock { $0.seriesCount } }
@@ -58,19 +74,36 @@ final class MetricStore: Sendable {
 
     /// Applies a parsed push to a group: POST merges, PUT replaces the group. Checked
     /// whole against the store first (``PushRules``), so a refused push changes nothing.
-    func push(_ push: ParsedPush, to grouping: GroupingKey, method: PushMethod, now: Double) throws(PushFailure) {
+    ///
+    /// With a journal, `record` (the push as received) is logged under the lock right after
+    /// the push is applied, so the log's order is the order of application and a replay
+    /// rebuilds this state exactly. The returned ticket completes once the record is on disk;
+    /// the caller answers only then. A push repeating an applied `claim` changes nothing and
+    /// returns the original's ticket.
+    @discardableResult
+    func push(
+        _ push: ParsedPush, to grouping: GroupingKey, method: PushMethod, now: Double,
+        claim: IdempotencyClaim? = nil, record: WALRecord? = nil
+    ) throws(PushFailure) -> DurabilityTicket {
         let rules = self.rules
         var helpConflicts: [HelpConflict] = []
-        let result: Result<Int, PushFailure> = state.withLock { state in
+        let result: Result<(Int, DurabilityTicket), PushFailure> = state.withLock { state in
             do throws(PushFailure) {
+                if let repeated = try admit(claim, now: now, &state) { return .success((0, repeated)) }
                 try rules.validate(push, to: grouping, method: method, in: state)
             } catch {
                 return .failure(error)
             }
-            return .success(Self.apply(push, grouping, method, &state, now: now, helpConflicts: &helpConflicts))
+            let stale = Self.apply(push, grouping, method, &state, now: now, helpConflicts: &helpConflicts)
+            return .success((stale, commit(record, claim, now: now, &state)))
         }
-        let stale = try result.get()
+        let (stale, ticket) = try result.get()
         if stale > 0 { staleObservations.add(stale, ordering: .relaxed) }
+        logHelpConflicts(helpConflicts, grouping)
+        return ticket
+    }
+
+    func logHelpConflicts(_ helpConflicts: [HelpConflict], _ grouping: GroupingKey) {
         for conflict in helpConflicts {
             logger.notice("groups push different HELP for one metric name; the scrape shows the first (logged once per name)", metadata: [
                 "name": "\(conflict.name)", "help": "\(PushFailure.clip(conflict.stored))",
@@ -95,27 +128,73 @@ final class MetricStore: Sendable {
     }
 
     /// Removes a group. Removing a group that does not exist succeeds, as in the Pushgateway.
-    func delete(_ grouping: GroupingKey) {
-        state.withLock { state in
-            guard var group = state.groups.removeValue(forKey: grouping.key) else { return }
-            Self.clear(&group, &state)
-            state.unsorted.remove(grouping.key)
-            state.sortedGroupKeys = nil
+    @discardableResult
+    func delete(
+        _ grouping: GroupingKey, now: Double = 0, claim: IdempotencyClaim? = nil, record: WALRecord? = nil
+    ) throws(PushFailure) -> DurabilityTicket {
+        try state.withLock { state throws(PushFailure) in
+            if let repeated = try admit(claim, now: now, &state) { return repeated }
+            if var group = state.groups.removeValue(forKey: grouping.key) {
+                Self.clear(&group, &state)
+                state.unsorted.remove(grouping.key)
+                state.sortedGroupKeys = nil
+            }
+            return commit(record, claim, now: now, &state)
         }
     }
 
     /// Removes groups last pushed before `cutoff` (seconds since the epoch); returns how many.
-    func expire(olderThan cutoff: Double) -> Int {
+    /// With a journal the expiry is logged; while the log cannot be written nothing expires.
+    func expire(olderThan cutoff: Double, sequence: UInt64? = nil) -> Int {
         state.withLock { state in
+            if state.unavailable != nil { return 0 }
             let stale = state.groups.filter { $0.value.pushTimeSeconds < cutoff }.map(\.key)
             for key in stale {
                 guard var group = state.groups.removeValue(forKey: key) else { continue }
                 Self.clear(&group, &state)
                 state.unsorted.remove(key)
             }
-            if !stale.isEmpty { state.sortedGroupKeys = nil }
+            if !stale.isEmpty {
+                state.sortedGroupKeys = nil
+                let record = WALRecord(sequence: sequence ?? 0, operation: .expire, grouping: .empty, arrival: cutoff, expiryCutoff: cutoff)
+                _ = commit(record, nil, now: cutoff, &state)
+            }
             return stale.count
         }
+    }
+
+    /// Under the lock, before a change: the ticket of an applied change this one repeats, or
+    /// nil to go on. Refuses a key reused for another request, and any change while the log
+    /// cannot take it.
+    func admit(_ claim: IdempotencyClaim?, now: Double, _ state: inout State) throws(PushFailure) -> DurabilityTicket? {
+        if let claim {
+            state.idempotency.expire(before: now - idempotencyWindow)
+            switch state.idempotency.lookup(claim) {
+            case .unknown: break
+            case .repeated(let ticket): return ticket ?? .durable
+            case .conflict:
+                throw PushFailure(
+                    .idempotencyKeyReused,
+                    "Idempotency-Key \(PushFailure.clip(claim.key)) was already used for a different request (method, group or body) "
+                        + "within --idempotency-window; use a new key for a new request")
+            }
+        }
+        if let reason = state.unavailable { throw PushFailure(.unavailable, reason) }
+        return nil
+    }
+
+    /// Under the lock, after a change was applied: logs it and remembers its key.
+    func commit(_ record: WALRecord?, _ claim: IdempotencyClaim?, now: Double, _ state: inout State) -> DurabilityTicket {
+        var ticket = DurabilityTicket.durable
+        if let record {
+            if let journal {
+                ticket = journal.append(record)
+                state.journalTicket = ticket
+            }
+            state.journalSequence = journal == nil ? record.sequence : ticket.sequence
+        }
+        if let claim { state.idempotency.insert(claim, arrival: now, ticket: journal == nil ? nil : ticket) }
+        return ticket
     }
 
     // MARK: - Mutation

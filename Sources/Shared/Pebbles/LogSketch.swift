@@ -70,7 +70,7 @@ public struct LogSketch: Sendable, Hashable {
     var positive = Bins()
     var negative = Bins()
     var zeros = 0
-    public private(set) var count = 0
+    public internal(set) var count = 0
 
     public init() {}
 

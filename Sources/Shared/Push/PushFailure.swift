@@ -26,6 +26,11 @@ public struct PushFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case methodNotAllowed
         /// Not a push route.
         case notFound
+        /// An `Idempotency-Key` already applied for a different request (a client bug).
+        case idempotencyKeyReused
+        /// The change cannot be made durable now (the gateway's log is replaying or cannot be
+        /// written); nothing was applied, a retry may succeed.
+        case unavailable
     }
 
     public let code: Code
