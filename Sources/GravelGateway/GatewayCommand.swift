@@ -26,6 +26,24 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
     var maxSeries = 1_000_000
 
+    @Option(help: "Most groups the gateway holds; a push that would make one more is refused.")
+    var maxGroups = 100_000
+
+    @Option(help: "Most labels of one series, path labels included.")
+    var maxLabelsPerSeries = ParseLimits().maxLabelsPerSeries
+
+    @Option(help: "Longest label name in bytes.")
+    var maxLabelNameBytes = ParseLimits().maxLabelNameBytes
+
+    @Option(help: "Longest label value in bytes, escaped as the text format writes it.")
+    var maxLabelValueBytes = ParseLimits().maxLabelValueBytes
+
+    @Option(help: "Most buckets of one histogram series, +Inf included.")
+    var maxBuckets = ParseLimits().maxBuckets
+
+    @Option(help: "Most quantiles of one summary series.")
+    var maxQuantiles = ParseLimits().maxQuantiles
+
     @Option(help: ArgumentHelp(
         "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
         valueName: "file"))
@@ -68,11 +86,21 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
-        let store = MetricStore(maxSeries: maxSeries)
+        for (flag, value) in [
+            ("--max-body-bytes", maxBodyBytes), ("--max-series", maxSeries), ("--max-groups", maxGroups),
+            ("--max-labels-per-series", maxLabelsPerSeries), ("--max-label-name-bytes", maxLabelNameBytes),
+            ("--max-label-value-bytes", maxLabelValueBytes), ("--max-buckets", maxBuckets), ("--max-quantiles", maxQuantiles),
+        ] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1, got \(value)")
+        }
+        let store = MetricStore(maxSeries: maxSeries, maxGroups: maxGroups)
         let metrics = GatewayMetrics(version: GravelVersion.string)
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
             store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
+        responder.parseLimits = ParseLimits(
+            maxLabelsPerSeries: maxLabelsPerSeries, maxLabelNameBytes: maxLabelNameBytes,
+            maxLabelValueBytes: maxLabelValueBytes, maxBuckets: maxBuckets, maxQuantiles: maxQuantiles)
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
         let app = Application(

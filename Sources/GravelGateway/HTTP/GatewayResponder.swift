@@ -14,6 +14,8 @@ struct GatewayResponder: HTTPResponder {
     let store: MetricStore
     let metrics: GatewayMetrics
     let maxBodyBytes: Int
+    /// Bounds on the series of one push (`--max-labels-per-series` and the like).
+    var parseLimits = ParseLimits()
     let clock: @Sendable () -> Double
     /// `--basic-auth-file`: when set, pushes need credentials.
     var authenticator: Authenticator? = nil
@@ -67,14 +69,14 @@ struct GatewayResponder: HTTPResponder {
         do {
             push = try PushBody.parse(
                 body, contentEncoding: request.headers[.contentEncoding], contentType: request.headers[.contentType],
-                grouping: grouping, limit: maxBodyBytes, limitName: "--max-body-bytes")
+                grouping: grouping, limit: maxBodyBytes, limitName: "--max-body-bytes", limits: parseLimits)
         } catch {
             return reject(HTTPResponse.Status(code: error.status), error.message, request, context)
         }
         do {
             try store.push(push, to: grouping, method: method, now: clock())
         } catch {
-            let status: HTTPResponse.Status = error.kind == .tooManySeries ? .unprocessableContent : .badRequest
+            let status: HTTPResponse.Status = error.kind == .badRequest ? .badRequest : .unprocessableContent
             return reject(status, error.message, request, context)
         }
         metrics.pushesAccepted.add(1, ordering: .relaxed)

@@ -51,7 +51,7 @@ extension MetricStore.Snapshot {
                 type = family.type
                 if help == nil { help = family.help }
             }
-            let names = writer.names(family: name, type: type)
+            let names = writer.header(family: name, type: type) { holders[$0] != nil }
             // The header waits for the first visible series: a family of empty windows shows nothing.
             var headerWritten = false
             for groupKey in groupKeys {
@@ -60,10 +60,10 @@ extension MetricStore.Snapshot {
                 for key in keys {
                     guard let value = family.series[key]!.value.exposed(atMs: nowMs) else { continue }
                     if !headerWritten {
-                        writer.writeHeader(metadataName: names.metadata, type: type, help: help)
+                        writer.writeHeader(metadataName: names.metadata, type: names.type, help: help)
                         headerWritten = true
                     }
-                    writer.writeSeries(name: names.sample, type: type, key: key, value: value)
+                    writer.writeSeries(name: names.sample, type: names.type, key: key, value: value)
                 }
             }
         }

@@ -43,6 +43,7 @@ final class MetricStore: Sendable {
 
     let state = Mutex(State())
     let maxSeries: Int
+    let maxGroups: Int
     /// Pebble observations ignored because they were older than their window.
     let staleObservations = Atomic<Int>(0)
 
@@ -50,8 +51,9 @@ final class MetricStore: Sendable {
     static let reservedName = "push_time_seconds"
     static let reservedPrefix = "gravel_gateway_"
 
-    init(maxSeries: Int = 1_000_000) {
+    init(maxSeries: Int = 1_000_000, maxGroups: Int = 100_000) {
         self.maxSeries = maxSeries
+        self.maxGroups = maxGroups
     }
 
     var seriesCount: Int { state.withLock { $0.seriesCount } }
@@ -60,13 +62,25 @@ final class MetricStore: Sendable {
     /// Applies a parsed push to a group: POST merges, PUT replaces the group.
     func push(_ push: ParsedPush, to grouping: GroupingKey, method: Method, now: Double) throws(PushError) {
         for family in push.families {
-            if family.name == Self.reservedName || family.name.hasPrefix(Self.reservedPrefix) {
-                throw .badRequest("line \(family.line): \(family.name) is written by the gateway itself and cannot be pushed")
+            // Every name the family writes, the OpenMetrics metadata name of a counter
+            // `push_time_seconds_total` included: a scrape must not declare a name twice.
+            var written = Self.exposedNames(of: family.name, type: family.type)
+            if family.type == .counter, family.name.hasSuffix("_total") { written.append(String(family.name.dropLast(6))) }
+            for name in written where name == Self.reservedName || name.hasPrefix(Self.reservedPrefix) {
+                throw .badRequest("line \(family.line): \(family.name) would write \(name), which the gateway writes itself; rename it")
             }
         }
         let maxSeries = self.maxSeries
+        let maxGroups = self.maxGroups
         let result: Result<Int, PushError> = state.withLock { state in
             do throws(PushError) {
+                // Even an empty push makes a group, which holds memory and a push_time_seconds line.
+                if state.groups[grouping.key] == nil, state.groups.count >= maxGroups {
+                    throw PushError(
+                        kind: .tooManyGroups,
+                        message: "the gateway holds \(state.groups.count) groups, the limit (--max-groups); "
+                            + "delete unused groups or raise the limit")
+                }
                 try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
             } catch {
                 return .failure(error)

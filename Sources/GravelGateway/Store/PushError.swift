@@ -5,6 +5,7 @@ struct PushError: Error, Sendable, CustomStringConvertible {
     enum Kind: Sendable {
         case badRequest
         case tooManySeries
+        case tooManyGroups
     }
 
     let kind: Kind
