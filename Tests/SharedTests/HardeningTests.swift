@@ -196,20 +196,21 @@ struct ParseComplexityTests {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    // Quadratic, each took minutes (80,000 buckets took 2.3 s in a release build).
+    // Each took minutes in a debug build when it was quadratic (80,000 buckets took 2.7 s
+    // optimized); linear, the three take about a second in a debug build.
     @Test("100,000 buckets, 20,000 labels in reverse order, 20,000 quantiles")
     func largeInputs() throws {
         var histogram = "# TYPE h histogram\n"
         for k in 0..<100_000 { histogram += "h_bucket{le=\"\(k)\"} \(k)\n" }
         histogram += "h_bucket{le=\"+Inf\"} 100000\n"
-        #expect(try seconds(histogram) < 10)
+        #expect(try seconds(histogram) < 20)
 
         let labels = (0..<20_000).reversed().map { "l\($0)=\"v\"" }.joined(separator: ",")
-        #expect(try seconds("m{\(labels)} 1\n") < 10)
+        #expect(try seconds("m{\(labels)} 1\n") < 20)
 
         var summary = "# TYPE s summary\n"
         for k in 0..<20_000 { summary += "s{quantile=\"\(Double(k) / 20_000)\"} 1\n" }
-        #expect(try seconds(summary) < 10)
+        #expect(try seconds(summary) < 20)
     }
 
     @Test("A path with 20,000 labels parses in n log n and still finds a repeat")
@@ -220,7 +221,7 @@ struct ParseComplexityTests {
         let grouping = try GroupingKey(path: "/metrics/job/j" + pairs)
         #expect(grouping.labels.count == 20_001)
         #expect(throws: PathError.self) { try GroupingKey(path: "/metrics/job/j" + pairs + "/l7/again") }
-        #expect(clock.now - start < .seconds(10))
+        #expect(clock.now - start < .seconds(20))
     }
 }
 
@@ -297,6 +298,15 @@ struct OutputSafetyTests {
             Issue.record("an odd path was accepted")
         } catch {
             #expect(error.message.utf8.count < 500)
+        }
+        do {
+            _ = try PushBody.parse(
+                ByteBuffer(string: "m 1\n"), contentEncoding: "x\u{1B}" + String(repeating: "e", count: 10_000), contentType: nil,
+                grouping: .empty, limit: 1 << 20, limitName: "--max-body-bytes")
+            Issue.record("an unknown Content-Encoding was accepted")
+        } catch {
+            #expect(error.status == 415)
+            #expect(error.message.utf8.count < 400 && !error.message.contains("\u{1B}"))
         }
         // A cut never splits a UTF-8 character.
         let cut = ErrorText.token(String(repeating: "é", count: 300))

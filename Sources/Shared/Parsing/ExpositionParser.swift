@@ -563,7 +563,7 @@ public struct ExpositionParser {
         if let boundName, type.isHistogram ? groupingHasLe : groupingHasQuantile {
             throw error(
                 .invalidLabel,
-                "the path label \(boundName) would repeat on every \(type.isHistogram ? "bucket" : "quantile") of \(type) \(ErrorText.token(builders[index].family.name)); push it to a path without \(boundName)",
+                "the path label \(boundName) would repeat on every \(type.isHistogram ? "bucket" : "quantile") of \(type.textName) \(ErrorText.token(builders[index].family.name)); push it to a path without \(boundName)",
                 at: column)
         }
         // Pull out the labels that steer rather than identify.
@@ -596,7 +596,7 @@ public struct ExpositionParser {
                     }
                     throw error(
                         .invalidLabel,
-                        "\(boundName) is the label of the \(type.isHistogram ? "buckets" : "quantiles") of \(type) \(ErrorText.token(builders[index].family.name)); its _sum and _count lines cannot carry it",
+                        "\(boundName) is the label of the \(type.isHistogram ? "buckets" : "quantiles") of \(type.textName) \(ErrorText.token(builders[index].family.name)); its _sum and _count lines cannot carry it",
                         at: span.nameStart)
                 }
                 guard bound == nil else {
@@ -622,7 +622,7 @@ public struct ExpositionParser {
         if !finite, refusesNonFiniteAggregates, role == .value, (mode ?? type.defaultClearMode) == .aggregate {
             throw error(
                 .invalidValue,
-                "\(type) \(ErrorText.token(builders[index].family.name)) has the value \(value), which cannot be aggregated (it would stay forever); push a gauge or set clearmode=\"replace\"",
+                "\(type.textName) \(ErrorText.token(builders[index].family.name)) has the value \(Self.exposed(value)), which cannot be aggregated (it would stay forever); push a gauge or set clearmode=\"replace\"",
                 at: column)
         }
         let keyBytes = try buildKeyBytes()
@@ -882,7 +882,7 @@ public struct ExpositionParser {
                 guard series.mode == .aggregate else { continue }
                 throw ExpositionError(
                     .invalidValue,
-                    "\(type) \(ErrorText.token(builder.family.name + series.key.description)) has a NaN or infinite count or sum, which cannot be aggregated (it would stay forever); set clearmode=\"replace\" or push finite numbers",
+                    "\(type.textName) \(ErrorText.token(builder.family.name + series.key.description)) has a NaN or infinite count or sum, which cannot be aggregated (it would stay forever); set clearmode=\"replace\" or push finite numbers",
                     line: instance.nonFiniteLine)
             }
             // Pebble series are exposed as gauges: an untyped family that holds one becomes a gauge.
@@ -941,6 +941,13 @@ public struct ExpositionParser {
 
     func string(_ start: Int, _ end: Int) -> String {
         String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
+    }
+
+    /// A value as the text format writes it (`NaN`, `+Inf`).
+    static func exposed(_ value: Double) -> String {
+        var out: [UInt8] = []
+        NumberFormatting.appendDouble(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Input bytes as an error message shows them (cut, control bytes escaped).

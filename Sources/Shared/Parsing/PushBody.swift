@@ -29,7 +29,7 @@ public enum PushBody {
                 throw Refusal(status: 400, message: error.description)
             }
         case let other?:
-            throw Refusal(status: 415, message: "unsupported Content-Encoding \(other); send identity or gzip")
+            throw Refusal(status: 415, message: "unsupported Content-Encoding \(ErrorText.token(other)); send identity or gzip")
         }
         let parsed = body.withUnsafeReadableBytes { raw in
             Result { () throws(ExpositionError) -> ParsedPush in
