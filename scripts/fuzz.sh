@@ -11,7 +11,7 @@
 #
 # A failing input is saved as .build-fuzz/crashes/<target>-crash-<sha1> and the script
 # exits 1. Reproduce it with `.build-fuzz/release/Fuzz<Target> <file>`, then keep it as a
-# test in Tests/SharedTests/FuzzRegressionTests.swift.
+# regression test in Tests/SharedTests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
