@@ -2,7 +2,7 @@
 #
 #   make build           debug build of every target
 #   make run [ARGS=...]  build and run gravel-gateway (default ARGS: -l localhost:4278)
-#   make test            Swift tests, then the Python integration tests in IntegrationTests/integration
+#   make test            the Lambda layer (make layer), Swift tests, then the Python integration tests
 #   make bench           benchmarks (scripts/bench.sh)
 #   make clean           remove build products and test caches
 
@@ -28,12 +28,13 @@ run:
 	bin="$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 	exec "$$bin/gravel-gateway" $(ARGS)
 
-test:
+# The layer tests (IntegrationTests/integration/test_layer.py) run the zip `make layer` builds.
+test: layer
 	scripts/setup.sh test
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 	bin="$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
-	GRAVEL_BIN_DIR="$$bin" $(PYTHON) -m pytest -q -p no:cacheprovider IntegrationTests/lambda IntegrationTests/integration
+	GRAVEL_BIN_DIR="$$bin" GRAVEL_LAYER_ZIP="$(LAYER_ZIP)" $(PYTHON) -m pytest -q -p no:cacheprovider IntegrationTests/lambda IntegrationTests/integration
 
 bench:
 	scripts/setup.sh bench

@@ -1,22 +1,20 @@
 # gravel-extension: the Lambda layer and the one-command demo.
 #
-#   make layer   release build (static Swift stdlib) and dist/gravel-extension-layer.zip
+#   make layer   dist/gravel-extension-layer.zip: the extension for Lambda (x86_64), with a
+#                static libcurl, OpenSSL, zlib and Swift runtime; needs only glibc 2.34
 #   make demo    gateway + Lambda sandbox emulator + extension + a Python function, end to end
 #
 # Included by the main Makefile (`-include mk/*.mk`), which defines SWIFT, PYTHON and
-# SWIFT_FLAGS.
+# SWIFT_FLAGS. The layer's intermediate products (libcurl built from Debian's source
+# package, the release build) are cached in .build-layer/: a rerun only redoes what changed.
 
 LAYER_ZIP ?= dist/gravel-extension-layer.zip
-# Release products live apart from the debug build the tests use.
-LAYER_SCRATCH ?= .build-release
 
 .PHONY: layer demo
 
 layer:
-	scripts/setup.sh run
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(LAYER_SCRATCH) --product gravel-extension
-	bin="$$($(SWIFT) build -c release --static-swift-stdlib --scratch-path $(LAYER_SCRATCH) --show-bin-path)"
-	deploy/lambda/build-layer.sh "$$bin/gravel-extension" $(LAYER_ZIP)
+	scripts/setup.sh layer
+	SWIFT="$(SWIFT)" deploy/lambda/build-layer.sh $(LAYER_ZIP)
 
 demo:
 	scripts/setup.sh test

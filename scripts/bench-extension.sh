@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Builds release binaries (the extension with the static Swift stdlib, stripped as in the
-# layer) and prints gravel-extension's measurements as JSON (scripts/bench_extension.py).
+# Builds the Lambda layer (deploy/lambda/build-layer.sh: the binary that ships, with its
+# static libcurl) and a release gateway, and prints gravel-extension's measurements as JSON
+# (scripts/bench_extension.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scratch=${GRAVEL_RELEASE_SCRATCH:-.build-release}
-swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product gravel-extension >&2
+layer=$(mktemp -d)
+trap 'rm -rf "$layer"' EXIT
+scripts/setup.sh layer >&2
+deploy/lambda/build-layer.sh "$layer/layer.zip" >&2
+(cd "$layer" && unzip -q layer.zip)
+stripped="$layer/extensions/gravel-extension"
 swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product gravel-gateway >&2
 bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
-stripped=$(mktemp -d)/gravel-extension
-trap 'rm -rf "$(dirname "$stripped")"' EXIT
-cp "$bin/gravel-extension" "$stripped"
-strip "$stripped"
 # `bench-extension.sh [OUT.json]`: make bench passes the file to write; alone it prints.
 out=${1:-/dev/stdout}
 quick=()

@@ -10,10 +10,17 @@ binary on loopback, so the timings are the extension's own:
   start_to_registered_ms exec → the register request arriving (median, p90 of N starts)
   rss_idle_mb, rss_10k_series_mb   VmRSS idle, and holding 10,000 series (gateway unreachable)
   runtime_done_to_next_ms  runtimeDone POSTed to the telemetry listener → /event/next arriving,
-                           with GRAVEL_FLUSH=periodic,3600 (no flush at that freeze)
+                           with GRAVEL_FLUSH=periodic,3600 (no flush at that freeze); 0 when
+                           the extension was back in /next before runtimeDone, as it is when
+                           it knows it will not flush
   flush_1000_series_ms   the same with GRAVEL_FLUSH=end and 1,000 series pushed, so it includes
                            the flush to a local gravel-gateway; also the extension's own "flushed ms="
   binary_bytes           the stripped release binary
+  post_runtime_ms        per GRAVEL_FLUSH mode (end, periodic,10, adaptive): the billed time
+                           between the runtime's answer and the extension's /event/next
+                           (PostRuntimeExtensionsDuration), in the Lambda sandbox emulator of
+                           IntegrationTests/lambda with its 25 ms telemetry buffering, one
+                           10-series push per invocation, a local gravel-gateway
 Every wait is bounded; every process started here is stopped.
 """
 
@@ -174,7 +181,7 @@ def invoke(fake: FakeLambda, request_id: str, work) -> float:
     conn.getresponse().read()
     conn.close()
     t1 = fake.next_arrivals.get(timeout=30)
-    return (t1 - t0) * 1000
+    return max(0.0, (t1 - t0) * 1000)
 
 
 def main() -> None:
@@ -261,9 +268,62 @@ def main() -> None:
     finally:
         gateway.kill()
         gateway.wait(timeout=10)
+    out["post_runtime_ms"] = post_runtime_by_mode(args, log)
     out["targets"] = {"push_rtt_us.p99": 1000, "start_to_registered_ms": 10, "rss_idle_mb": 15, "rss_10k_series_mb": 40,
                       "runtime_done_to_next_ms.p50": 2, "flush_1000_series_ms": 10, "binary_bytes": 20 * 1024 * 1024}
     print(json.dumps(out, indent=2))
+
+
+def post_runtime_by_mode(args, log) -> dict:
+    """Billed post-runtime time per invocation in each flush mode, in the sandbox emulator."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "IntegrationTests" / "lambda"))
+    from emulator import LambdaSandbox  # noqa: E402 - the repository's own emulator
+
+    gateway_port = free_port()
+    gateway = subprocess.Popen([args.gateway, "-l", f"127.0.0.1:{gateway_port}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        wait(lambda: _ready(f"http://127.0.0.1:{gateway_port}/-/ready"), 20, "the gateway")
+        for mode in ("end", "periodic,10", "adaptive"):
+            listen_port = free_port()
+            env = {"GRAVEL_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}", "GRAVEL_LISTEN": f"127.0.0.1:{listen_port}",
+                   "GRAVEL_FLUSH": mode, "GRAVEL_LOG_LEVEL": "debug"}
+            with LambdaSandbox(expected_extensions=1) as sb:
+                proc = sb.spawn_extension([args.extension], name="gravel-extension", env=env)
+                sb.wait_for_subscription(1, timeout=10)
+                wait(lambda: _listening(listen_port), 10, "the push listener")
+                push = http.client.HTTPConnection("127.0.0.1", listen_port, timeout=10)
+                payload = body(10)
+
+                def handler(ctx):
+                    push.request("POST", "/metrics/job/bench", body=payload)
+                    push.getresponse().read()
+
+                times = []
+                t_begin = time.monotonic()
+                for _ in range(args.invocations):
+                    r = sb.invoke(handler, timeout_s=5.0)
+                    times.append(r.post_runtime_ms or 0.0)
+                elapsed = time.monotonic() - t_begin
+                push.close()
+                sb.shutdown(deadline_ms=2000)
+                stop(proc)
+            results[mode] = {"p50": round(statistics.median(times), 2), "p99": round(pct(times, 99), 2),
+                             "mean": round(statistics.fmean(times), 2), "invocations": len(times),
+                             "invocations_per_s": round(len(times) / elapsed, 1)}
+    finally:
+        gateway.kill()
+        gateway.wait(timeout=10)
+    return results
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _ready(url: str) -> bool:

@@ -8,6 +8,8 @@
 #                            yamllint, debootstrap (the layer's minimal root), and the Python
 #                            packages of IntegrationTests/
 #   scripts/setup.sh bench   run + prometheus-pushgateway, wrk, hyperfine
+#   scripts/setup.sh layer   run + what `make layer` needs to build libcurl from Debian's
+#                            source package (dpkg-dev, gcc, make) and pack the zip
 #
 # Several profiles may be given at once (`scripts/setup.sh test bench`).
 # Idempotent, and quick when everything is present: apt-get and pip are only
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 run|test|bench [run|test|bench ...]" >&2
+    echo "usage: $0 run|test|bench|layer [run|test|bench|layer ...]" >&2
     exit 2
 }
 
@@ -26,6 +28,7 @@ test_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter apache2-ut
     golang-go golang-github-prometheus-client-golang-dev nginx chromium yamllint
     debootstrap binutils zip unzip)
 bench_pkgs=(prometheus-pushgateway wrk hyperfine)
+layer_pkgs=(dpkg-dev gcc make binutils zip)
 
 # Python module to import -> PyPI distribution that provides it.
 test_py_modules=(prometheus_client pytest requests kubernetes_validate)
@@ -40,12 +43,15 @@ for profile in "$@"; do
             debs+=("${run_pkgs[@]}")
             ;;
         test)
-            debs+=("${run_pkgs[@]}" "${test_pkgs[@]}")
+            debs+=("${run_pkgs[@]}" "${test_pkgs[@]}" "${layer_pkgs[@]}")
             py_modules+=("${test_py_modules[@]}")
             py_dists+=("${test_py_dists[@]}")
             ;;
         bench)
             debs+=("${run_pkgs[@]}" "${bench_pkgs[@]}")
+            ;;
+        layer)
+            debs+=("${run_pkgs[@]}" "${layer_pkgs[@]}")
             ;;
         -h|--help)
             usage

@@ -16,7 +16,7 @@ Helpers (import them with `from conftest import ...`)
   openmetrics_check(text)       structural checks of an OpenMetrics scrape
   parse_scrape(text)            {(name, frozenset(labels.items())): value}
   series(name, **labels)        a key of that dict
-  without_self(samples)         drops push_time_seconds and gravel_gateway_*
+  without_self(samples)         drops push_time_seconds, process_* and gravel_gateway_*
   strip_self_text(text)         the same on exposition text, line by line
   assert_samples_equal(a, b)    numeric comparison with a readable diff
   with_labels(samples, **l)     adds labels to every series (as path labels do)
@@ -65,7 +65,14 @@ PROMETHEUS_ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 
-SELF_METRIC_NAMES = frozenset({"push_time_seconds"})
+SELF_METRIC_NAMES = frozenset({"push_time_seconds", "push_failure_time_seconds"})
+# The gateway's own process metrics (Linux), as every Prometheus client exposes them.
+# Pushes may use these names too (a pushed family then replaces the gateway's): only
+# the unlabelled series are the gateway's, pushed ones carry their group's labels.
+GATEWAY_PROCESS_METRICS = frozenset({
+    "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+    "process_open_fds", "process_max_fds", "process_start_time_seconds",
+})
 SELF_METRIC_PREFIXES = ("gravel_gateway_",)
 
 START_TIMEOUT_S = 20.0
@@ -204,7 +211,7 @@ def parse_scrape(text: str, *, drop_self: bool = False, drop_created: bool = Fal
         if not line or line.startswith("#"):
             continue
         name, labels, value = parse_sample_line(line, lineno)
-        if drop_self and is_self_metric(name):
+        if drop_self and is_self_metric(name, {k: v for k, v in labels.items() if v}):
             continue
         if drop_created and name.endswith("_created"):
             continue
@@ -225,18 +232,28 @@ def parse_types(text: str) -> dict[str, str]:
     return types
 
 
-def is_self_metric(name: str) -> bool:
+def is_self_metric(name: str, labels: Mapping[str, str] | None = None) -> bool:
+    """Whether a series is the gateway's own; `labels` (non-empty values only)
+    tell the gateway's unlabelled process metrics from pushed ones of that name."""
+    if name in GATEWAY_PROCESS_METRICS:
+        return not labels
     return name in SELF_METRIC_NAMES or name.startswith(SELF_METRIC_PREFIXES)
 
 
 def without_self(samples: Mapping[SeriesKey, float]) -> dict[SeriesKey, float]:
-    """Drops `push_time_seconds` and `gravel_gateway_*` samples."""
-    return {k: v for k, v in samples.items() if not is_self_metric(k[0])}
+    """Drops `push_time_seconds`, `push_failure_time_seconds`, `process_*` and
+    `gravel_gateway_*` samples."""
+    return {k: v for k, v in samples.items() if not is_self_metric(k[0], dict(k[1]))}
 
 
 def strip_self_text(text: str) -> str:
-    """Removes the lines (samples, HELP, TYPE, UNIT) of `push_time_seconds` and
-    `gravel_gateway_*`, keeping every other byte as it was."""
+    """Removes the lines (samples, HELP, TYPE, UNIT) of `push_time_seconds`,
+    `push_failure_time_seconds`, `gravel_gateway_*` and the gateway's own
+    `process_*`, keeping every other byte as it was."""
+    # A process_* family with a labelled sample was pushed: it stays whole.
+    pushed = {m.group(0) for line in text.split("\n") if line and not line.startswith("#")
+              if (m := _METRIC_NAME.match(line.lstrip(" \t"))) and m.group(0) in GATEWAY_PROCESS_METRICS
+              and line.lstrip(" \t")[m.end():m.end() + 1] == "{"}
     kept = []
     for line in text.split("\n"):
         parts = line.split()
@@ -247,7 +264,7 @@ def strip_self_text(text: str) -> str:
             name = m.group(0) if m else ""
         else:
             name = ""
-        if name and is_self_metric(name):
+        if name and name not in pushed and (name in GATEWAY_PROCESS_METRICS or is_self_metric(name)):
             continue
         kept.append(line)
     return "\n".join(kept)
@@ -604,9 +621,10 @@ class Gateway:
         return self.push("DELETE", path, b"", **kw)
 
     def ok(self, method: str, path: str, body: str | bytes = b"", headers: Mapping[str, str] | None = None) -> requests.Response:
-        """`push`, asserting a 200."""
+        """`push`, asserting success: 200, or 202 Accepted for a DELETE (as the Pushgateway)."""
         r = self.push(method, path, body, headers)
-        assert r.status_code == 200, f"{method} {path} answered {r.status_code}: {r.text!r}\nbody:\n{body!r}"
+        expected = 202 if method.upper() == "DELETE" else 200
+        assert r.status_code == expected, f"{method} {path} answered {r.status_code}: {r.text!r}\nbody:\n{body!r}"
         return r
 
     # -- reading ------------------------------------------------------------

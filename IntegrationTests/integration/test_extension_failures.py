@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, pushadd_to_gateway
 
 from conftest import series
-from test_extension_harness import extension_sandbox, function_samples, restart_gateway, stop  # noqa: F401
+from test_extension_harness import platform_labels, extension_sandbox, function_samples, restart_gateway, stop  # noqa: F401
 
 JOB = "fn"
 FLUSH_TIMEOUT_MS = 300
@@ -96,11 +96,11 @@ def test_shutdown_delivers_a_pending_batch(gateway, extension_sandbox):
     done = ext.shutdown(deadline_ms=2000)
     assert done.deadline_met and done.exit_codes == {"gravel-extension": 0}
     assert function_samples(gateway.url, JOB)[series("work_total", job=JOB)] == 3
-    fn = ext.sb.function_name
+    labels = platform_labels(ext.sb)
     platform = gateway.samples()
-    assert platform[series("lambda_invocations_total", job=fn, function_name=fn)] == 3
+    assert platform[series("lambda_invocations_total", **labels)] == 3
     # The last invocation's report arrives only at shutdown; it is waited for.
-    assert platform[series("lambda_duration_seconds_count", job=fn, function_name=fn)] == 3
+    assert platform[series("lambda_duration_seconds_count", **labels)] == 3
 
 
 def test_bad_pushes_get_400_and_do_not_poison_the_batch(gateway, extension_sandbox):
@@ -137,10 +137,16 @@ def test_without_telemetry_flushes_at_next_invoke_and_shutdown(gateway, extensio
     assert function_samples(gateway.url, JOB)[series("work_total", job=JOB)] == 2
 
 
-def test_bad_configuration_is_an_init_error(extension_sandbox):
-    ext = extension_sandbox("ftp://nowhere", expect_running=False)
-    ext.sb.wait_until(lambda: ext.proc.poll() is not None, timeout=5)
-    assert ext.proc.returncode == 1
-    errors = ext.sb.init_errors
-    assert len(errors) == 1
-    assert "GRAVEL_GATEWAY_URL" in str(errors[0])
+def test_bad_configuration_never_fails_the_function(extension_sandbox):
+    """A broken GRAVEL_* setting is logged once, loudly; the extension registers and
+    follows events without metrics (an init/error would make Lambda fail every invoke)."""
+    ext = extension_sandbox("ftp://nowhere", expect_running=False, flush="never")
+    for _ in range(3):
+        result = ext.invoke(lambda ctx: "ok")
+        assert not result.timed_out and result.handler_result == "ok"
+    assert ext.sb.init_errors == [] and ext.sb.errors == []
+    done = ext.shutdown()
+    assert done.deadline_met and done.exit_codes == {"gravel-extension": 0}
+    log = ext.log()
+    assert log.count("invalid configuration") == 1, log
+    assert "GRAVEL_GATEWAY_URL=ftp://nowhere" in log and "GRAVEL_FLUSH=never" in log

@@ -81,14 +81,16 @@ def extension_sandbox(request, tmp_path) -> Iterable[Callable[..., ExtensionSand
 
     Keyword arguments other than `sandbox_kw`, `wait_subscription` and
     `expect_running` (False for an extension meant to fail its init) become
-    environment variables (`flush="end"` sets GRAVEL_FLUSH=end). Waits (5 s
+    environment variables (`flush="end"` sets GRAVEL_FLUSH=end). `argv` runs another
+    command line (a renamed copy, a chroot) registering as `name`. Waits (5 s
     each) for registration and, unless told otherwise, the subscription.
     """
     started: list[ExtensionSandbox] = []
     registry = _ProcessRegistry(request.node)
 
     def start(gateway_url: str, *, sandbox_kw: Mapping | None = None, wait_subscription: bool = True,
-              expect_running: bool = True, **settings: str) -> ExtensionSandbox:
+              expect_running: bool = True, argv: list[str] | None = None, name: str = "gravel-extension",
+              **settings: str) -> ExtensionSandbox:
         port = free_port()
         listen = f"127.0.0.1:{port}"
         env = {
@@ -100,7 +102,7 @@ def extension_sandbox(request, tmp_path) -> Iterable[Callable[..., ExtensionSand
         sb = LambdaSandbox(expected_extensions=1, **dict(sandbox_kw or {}))
         sb.start()
         log_path = tmp_path / f"gravel-extension-{len(started) + 1}.log"
-        proc = sb.spawn_extension([str(extension_binary())], name="gravel-extension", env=env, log_path=log_path)
+        proc = sb.spawn_extension(argv or [str(extension_binary())], name=name, env=env, log_path=log_path)
         registry.add_log(f"gravel-extension {listen}", log_path)
         es = ExtensionSandbox(sb, proc, listen, log_path)
         started.append(es)
@@ -167,3 +169,9 @@ def function_samples(gateway_url: str, job: str) -> dict:
         if d.get("job") == job and "function_name" not in d:
             out[(name, labels)] = value
     return out
+
+
+def platform_labels(sb: LambdaSandbox) -> dict[str, str]:
+    """The labels of gravel-extension's platform metrics in this sandbox: the function,
+    its region and account (from registration with the accountId feature)."""
+    return {"job": sb.function_name, "function_name": sb.function_name, "region": sb.region, "account_id": sb.account_id}

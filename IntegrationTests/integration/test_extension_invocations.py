@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway, pushadd_to_gateway
 
 from conftest import buckets, series
-from test_extension_harness import extension_sandbox, function_samples  # noqa: F401  (fixture)
+from test_extension_harness import extension_sandbox, function_samples, platform_labels  # noqa: F401  (fixture)
 
 JOB = "checkout"
 
@@ -53,12 +53,12 @@ def test_hundred_invocations_flush_before_each_freeze(gateway, extension_sandbox
     # Platform metrics arrived through the same batches; the last report came at shutdown.
     text = gateway.scrape_text()
     platform = {k: v for k, v in gateway.samples().items() if dict(k[1]).get("function_name")}
-    fn = ext.sb.function_name
-    assert platform[series("lambda_invocations_total", job=fn, function_name=fn)] == 100
-    assert platform[series("lambda_errors_total", job=fn, function_name=fn)] == 0
-    assert platform[series("lambda_cold_starts_total", job=fn, function_name=fn)] == 1
-    assert platform[series("lambda_duration_seconds_count", job=fn, function_name=fn)] == 100
-    assert series("lambda_max_memory_used_bytes", job=fn, function_name=fn) in platform
+    labels = platform_labels(ext.sb)
+    assert platform[series("lambda_invocations_total", **labels)] == 100
+    assert platform[series("lambda_errors_total", **labels)] == 0
+    assert platform[series("lambda_cold_starts_total", **labels, initialization_type="on-demand")] == 1
+    assert platform[series("lambda_duration_seconds_count", **labels)] == 100
+    assert series("lambda_max_memory_used_bytes", **labels) in platform
     assert "gravel_extension_dropped_total" not in text
 
 

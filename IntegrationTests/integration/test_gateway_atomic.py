@@ -1,6 +1,6 @@
 """Atomic rejection of bad pushes by gravel-gateway.
 
-Contract (DESIGN.md section 4): a push is fully parsed and validated before
+Contract (docs/SEMANTICS.md S9, S24, S40, S42): a push is fully parsed and validated before
 anything changes. Any error answers 4xx (400 for these) with a message naming
 the line and the problem, and leaves the state exactly as it was. Rejected:
 - a malformed body (the message names the line, e.g. "line 3"),
@@ -31,7 +31,9 @@ def seed(gw):
 
 
 def groups(gw):
-    return {k for k in gw.samples(drop_self=False) if k[0] == "push_time_seconds"}
+    """Groups that hold pushed data: a refused push to a new group creates it with a
+    push_failure_time_seconds only (as the Pushgateway), never with a push time."""
+    return {k for k, v in gw.samples(drop_self=False).items() if k[0] == "push_time_seconds" and v > 0}
 
 
 def assert_rejected(gw, method, path, body, *, expect_in_message=()):

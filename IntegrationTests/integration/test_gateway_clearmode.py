@@ -1,11 +1,13 @@
 """Merge rules of gravel-gateway: the `clearmode` label.
 
-Contract (DESIGN.md section 4, "clearmode"):
+Contract (docs/SEMANTICS.md S10 and S24-S30, "clearmode"):
 - `clearmode` picks the merge rule per series and is stripped from everything
   stored and exposed. Default: `replace` for gauges, `aggregate` for counters,
   untyped, histograms and summaries.
-- `aggregate` (alias `sum`): values added; histogram buckets, `_sum` and
-  `_count` added; summary `_sum` and `_count` added, quantiles replaced.
+- `aggregate` (alias `sum`): values added; histogram buckets added on the
+  bounds both layouts share (S29), `_sum` and `_count` added; summary `_sum`
+  and `_count` added and quantiles dropped (S30): a summary pushed once keeps
+  its quantiles, the first aggregate push onto it leaves `_sum` and `_count`.
 - `replace`: the new value wins.
 - `family` (alias `info`): the whole family in this group is replaced by this
   push's series of it.
@@ -91,7 +93,24 @@ def test_histogram_defaults_to_aggregate(gateway):
     assert got[series("h_count", job="test")] == 8
 
 
-def test_summary_defaults_to_aggregate_with_quantiles_replaced(gateway):
+def test_summary_pushed_once_keeps_its_quantiles(gateway):
+    gateway.ok(
+        "POST",
+        "/metrics/job/test",
+        '# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="0.9"} 2\ns_sum 10\ns_count 4\n',
+    )
+    assert_samples_equal(
+        gateway.samples(),
+        {
+            series("s", job="test", quantile="0.5"): 1,
+            series("s", job="test", quantile="0.9"): 2,
+            series("s_sum", job="test"): 10,
+            series("s_count", job="test"): 4,
+        },
+    )
+
+
+def test_summary_defaults_to_aggregate_with_quantiles_dropped(gateway):
     gateway.ok(
         "POST",
         "/metrics/job/test",
@@ -102,13 +121,31 @@ def test_summary_defaults_to_aggregate_with_quantiles_replaced(gateway):
         "/metrics/job/test",
         '# TYPE s summary\ns{quantile="0.5"} 3\ns{quantile="0.9"} 4\ns_sum 5\ns_count 1\n',
     )
+    # Neither push's quantiles describe the five observations together.
+    assert_samples_equal(
+        gateway.samples(),
+        {series("s_sum", job="test"): 15, series("s_count", job="test"): 5},
+    )
+    _, _, om = gateway.scrape({"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert "quantile=" not in om
+
+
+def test_replace_on_a_summary_keeps_the_pushed_quantiles(gateway):
+    gateway.ok("POST", "/metrics/job/test", '# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 10\ns_count 4\n')
+    gateway.ok(
+        "POST",
+        "/metrics/job/test",
+        "# TYPE s summary\n"
+        's{quantile="0.5",clearmode="replace"} 3\n'
+        's_sum{clearmode="replace"} 5\n'
+        's_count{clearmode="replace"} 1\n',
+    )
     assert_samples_equal(
         gateway.samples(),
         {
             series("s", job="test", quantile="0.5"): 3,
-            series("s", job="test", quantile="0.9"): 4,
-            series("s_sum", job="test"): 15,
-            series("s_count", job="test"): 5,
+            series("s_sum", job="test"): 5,
+            series("s_count", job="test"): 1,
         },
     )
 

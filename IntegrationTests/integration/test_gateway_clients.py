@@ -3,7 +3,7 @@
 - `push_to_gateway` (PUT) replaces the group, `pushadd_to_gateway` (POST)
   merges into it (a Counter pushed twice sums), `delete_from_gateway` (DELETE)
   removes it. Grouping keys with a `/` go through the client's base64 path.
-- Round trip (EXPOSITION.md "Real inputs"): what `generate_latest` writes
+- Round trip (docs/SEMANTICS.md S18): what `generate_latest` writes
   (text 0.0.4) and what `prometheus_client.openmetrics.exposition.generate_latest`
   writes (OpenMetrics), for a registry with every metric type, pushed with PUT
   into a fresh group, comes back sample for sample, in both scrape formats.
@@ -124,7 +124,8 @@ FORMATS = {
 
 
 @pytest.mark.parametrize("push_format", list(FORMATS))
-def test_round_trip_of_every_metric_type(gateway, push_format):
+def test_round_trip_of_every_metric_type(start_gateway, push_format):
+    gateway = start_gateway("--enable-openmetrics")  # to read it back in both formats
     generate, content_type = FORMATS[push_format]
     body = generate(full_registry())
     expected = with_labels(parse_scrape(body.decode("utf-8"), drop_created=True), job="roundtrip")
@@ -135,7 +136,8 @@ def test_round_trip_of_every_metric_type(gateway, push_format):
     text = gateway.scrape_text()
     assert_samples_equal(parse_scrape(text, drop_self=True, drop_created=True), normalise_bounds(expected, text))
 
-    _, _, om = gateway.scrape(OPENMETRICS_ACCEPT)
+    _, headers, om = gateway.scrape(OPENMETRICS_ACCEPT)
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
     assert_samples_equal(parse_scrape(om, drop_self=True, drop_created=True), normalise_bounds(expected, om))
 
 

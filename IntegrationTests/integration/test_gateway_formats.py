@@ -1,6 +1,6 @@
 """Wire formats of gravel-gateway: gzip, scrape content types, self metrics.
 
-Contract (DESIGN.md sections 4 and 5, EXPOSITION.md "Output"):
+Contract (docs/SEMANTICS.md S13, S14 and S20-S22):
 - A push with `Content-Encoding: gzip` is decompressed.
 - A scrape with `Accept-Encoding: gzip` is answered gzip-compressed.
 - The scrape is text 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`) by
@@ -105,7 +105,8 @@ def test_gzip_scrape(gateway):
     assert strip_self_text(checked) == strip_self_text(plain.decode("utf-8"))
 
 
-def test_gzip_openmetrics_scrape(gateway):
+def test_gzip_openmetrics_scrape(start_gateway):
+    gateway = start_gateway("--enable-openmetrics")
     gateway.ok("POST", "/metrics/job/fmt", BODY)
     status, headers, raw = gateway.scrape_raw({
         "Accept": "application/openmetrics-text; version=1.0.0",
@@ -132,7 +133,8 @@ def test_default_scrape_is_text_0_0_4(gateway):
     ["application/openmetrics-text; version=1.0.0", PROMETHEUS_ACCEPT],
     ids=["openmetrics", "prometheus-scraper"],
 )
-def test_openmetrics_scrape(gateway, accept):
+def test_openmetrics_scrape(start_gateway, accept):
+    gateway = start_gateway("--enable-openmetrics")
     gateway.ok("POST", "/metrics/job/fmt", BODY)
     status, headers, text = gateway.scrape({"Accept": accept})
     assert status == 200
@@ -145,7 +147,8 @@ def test_openmetrics_scrape(gateway, accept):
     assert types.get("size_bytes") == "summary", types
 
 
-def test_scrape_of_empty_gateway(gateway):
+def test_scrape_of_empty_gateway(start_gateway):
+    gateway = start_gateway("--enable-openmetrics")
     _, headers, text = gateway.scrape()
     assert same_content_type(headers.get("Content-Type"), TEXT_CONTENT_TYPE)
     assert parse_scrape(text, drop_self=True) == {}

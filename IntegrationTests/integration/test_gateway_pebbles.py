@@ -1,6 +1,6 @@
 """Pebbles: time-windowed gauges (`clearmode="mean5m"` and friends) on the real gateway.
 
-Contract (DESIGN.md section 4 "Pebbles", issue 4):
+Contract (docs/SEMANTICS.md S32-S39, "Pebbles"):
 - `<agg><window>` clearmodes expose a windowed statistic as a gauge, clearmode removed.
 - The reported cases: `test_value{clearmode="mean5m"} 22` scrapes 22; a second push of 10
   scrapes 16 (it used to fail with "different label names"); the job path label stays.

@@ -4,7 +4,7 @@
   a Pushgateway is scraped); after a counter is pushed three times, the query
   API returns 3 for `value_total{job="promtest"}`. Prometheus asks for
   OpenMetrics first, so this also proves Prometheus reads Gravel's OpenMetrics.
-- Real inputs (EXPOSITION.md): Prometheus' own /metrics (text 0.0.4: the
+- Real inputs (docs/SEMANTICS.md S18): Prometheus' own /metrics (text 0.0.4: the
   Debian build does not serve it as OpenMetrics), pushed with PUT into a
   fresh group, comes back sample for sample.
 """

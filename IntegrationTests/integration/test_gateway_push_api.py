@@ -1,12 +1,12 @@
 """The push API of gravel-gateway: routes, grouping keys and group operations.
 
-Contract (DESIGN.md section 4, "Push API"):
+Contract (docs/SEMANTICS.md S1-S5, "Push API"):
 - `POST|PUT|DELETE /metrics{/<label>/<value>}*`; the path labels form the
   grouping key. `<label>@base64/<value>` takes URL-safe base64 (padding
   optional, `=` alone for an empty value). Path values are URL-decoded.
   An odd number of segments or a label name starting with `__` is a 400.
-- POST merges the body into the group, PUT replaces the group, DELETE removes
-  it; all answer 200.
+- POST merges the body into the group, PUT replaces the group (both answer
+  200), DELETE removes it (202, as the Pushgateway).
 - Path labels are added to every series and win over body labels of the same
   name.
 - GET /-/healthy and /-/ready answer 200.
@@ -85,38 +85,44 @@ def test_delete_then_push_starts_afresh(gateway):
     assert_samples_equal(gateway.samples(), {series("c_total", job="test"): 1})
 
 
-def test_path_labels_added_to_every_series(gateway):
-    gateway.ok("POST", "/metrics/job/checkout/region/eu", 'a 1\nb{x="y"} 2\n# TYPE c gauge\nc{z="w"} 3\n')
-    assert_samples_equal(
-        gateway.samples(),
-        {
-            series("a", job="checkout", region="eu"): 1,
-            series("b", job="checkout", region="eu", x="y"): 2,
-            series("c", job="checkout", region="eu", z="w"): 3,
-        },
-    )
+@pytest.mark.parametrize(
+    "path, body, expected",
+    [
+        pytest.param(
+            "/metrics/job/checkout/region/eu", 'a 1\nb{x="y"} 2\n# TYPE c gauge\nc{z="w"} 3\n',
+            {series("a", job="checkout", region="eu"): 1, series("b", job="checkout", region="eu", x="y"): 2,
+             series("c", job="checkout", region="eu", z="w"): 3},
+            id="path labels on every series"),
+        pytest.param(
+            "/metrics/job/checkout/region/eu", 'm{job="other",region="us",x="1"} 1\n',
+            {series("m", job="checkout", region="eu", x="1"): 1}, id="path labels win over body labels"),
+        pytest.param(
+            "/metrics/job/hello%20world%21/path/%C3%A9t%C3%A9", "m 1\n",
+            {series("m", job="hello world!", path="\u00e9t\u00e9"): 1}, id="url-decoded values"),
+        pytest.param("/metrics/job/test/path/a%2Fb", "m 1\n", {series("m", job="test", path="a/b"): 1}, id="encoded slash"),
+        # An empty label value is the same as no label, as for Prometheus.
+        pytest.param("/metrics/job/test/instance@base64/=", "m 1\n", {series("m", job="test"): 1}, id="base64 empty value"),
+        pytest.param("/metrics/job/test/instance/", "m 1\n", {series("m", job="test"): 1}, id="plain empty value"),
+    ],
+)
+def test_path_labels(gateway, path, body, expected):
+    gateway.ok("POST", path, body)
+    assert_samples_equal(gateway.samples(), expected)
 
 
-def test_path_labels_override_body_labels(gateway):
-    gateway.ok("POST", "/metrics/job/checkout/region/eu", 'm{job="other",region="us",x="1"} 1\n')
-    assert_samples_equal(gateway.samples(), {series("m", job="checkout", region="eu", x="1"): 1})
-
-
-def test_grouping_key_is_a_label_set(gateway):
-    """The same labels in another order name the same group."""
-    gateway.ok("POST", "/metrics/job/a/instance/1", "# TYPE g gauge\ng 1\nother 1\n")
-    gateway.ok("PUT", "/metrics/instance/1/job/a", "# TYPE g gauge\ng 2\n")
-    assert_samples_equal(gateway.samples(), {series("g", job="a", instance="1"): 2})
-
-
-def test_path_values_are_url_decoded(gateway):
-    gateway.ok("POST", "/metrics/job/hello%20world%21/path/%C3%A9t%C3%A9", "m 1\n")
-    assert_samples_equal(gateway.samples(), {series("m", job="hello world!", path="\u00e9t\u00e9"): 1})
-
-
-def test_encoded_slash_in_path_value(gateway):
-    gateway.ok("POST", "/metrics/job/test/path/a%2Fb", "m 1\n")
-    assert_samples_equal(gateway.samples(), {series("m", job="test", path="a/b"): 1})
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        pytest.param("/metrics/job/a/instance/1", "/metrics/instance/1/job/a", id="label order"),
+        pytest.param("/metrics/job/a", f"/metrics/job@base64/{b64('a')}", id="base64 and plain spellings"),
+        pytest.param("/metrics/job/a", "/metrics/job/a/instance@base64/=", id="empty label value"),
+    ],
+)
+def test_spellings_of_one_group(gateway, first, second):
+    """Two paths that name the same label set are one group: the PUT replaces the POST."""
+    gateway.ok("POST", first, "# TYPE g gauge\ng 1\nother 1\n")
+    gateway.ok("PUT", second, "# TYPE g gauge\ng 2\n")
+    assert [v for k, v in gateway.samples().items()] == [2]
 
 
 @pytest.mark.parametrize("padding", [True, False], ids=["padded", "unpadded"])
@@ -127,44 +133,22 @@ def test_base64_path_values(gateway, padding):
     assert_samples_equal(gateway.samples(), {series("m", job="a/b c", x="??>", y="ab"): 1})
 
 
-def test_base64_and_plain_spellings_name_the_same_group(gateway):
-    gateway.ok("POST", "/metrics/job/test", "# TYPE g gauge\ng 1\nother 1\n")
-    gateway.ok("PUT", f"/metrics/job@base64/{b64('test')}", "# TYPE g gauge\ng 2\n")
-    assert_samples_equal(gateway.samples(), {series("g", job="test"): 2})
-
-
-def test_base64_equals_sign_is_empty_value(gateway):
-    gateway.ok("POST", "/metrics/job/test/instance@base64/=", 'm 1\n')
-    # An empty label value is the same as no label for Prometheus.
-    assert_samples_equal(gateway.samples(), {series("m", job="test", instance=""): 1})
-
-
 @pytest.mark.parametrize(
     "path",
     [
+        # An odd number of segments.
         "/metrics/job",
         "/metrics/job/a/instance",
         "/metrics/job@base64",
-    ],
-)
-def test_odd_number_of_segments_is_400(gateway, path):
-    gateway.ok("POST", "/metrics/job/keep", "keep 1\n")
-    before = gateway.state()
-    for method in ("POST", "PUT", "DELETE"):
-        r = gateway.push(method, path, "m 1\n" if method != "DELETE" else b"")
-        assert r.status_code == 400, f"{method} {path} answered {r.status_code}: {r.text!r}"
-    assert gateway.state() == before
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
+        # Reserved label names.
         "/metrics/job/a/__name__/x",
         "/metrics/__job/a",
         "/metrics/job/a/__x@base64/YQ",
+        # Not base64.
+        "/metrics/job/a/x@base64/%%%",
     ],
 )
-def test_reserved_label_name_in_path_is_400(gateway, path):
+def test_bad_path_is_400_for_every_method(gateway, path):
     gateway.ok("POST", "/metrics/job/keep", "keep 1\n")
     before = gateway.state()
     for method in ("POST", "PUT", "DELETE"):

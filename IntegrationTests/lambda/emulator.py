@@ -72,6 +72,7 @@ SCHEMA_VERSIONS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TELEMETRY_TYPES = ("platform", "function", "extension")
 EVENT_TYPES = ("INVOKE", "SHUTDOWN")
 STATUSES = ("success", "error", "failure", "timeout")
+INITIALIZATION_TYPES = ("on-demand", "provisioned-concurrency", "snap-start")
 
 # (minimum, maximum) per buffering key, from the Telemetry API reference.
 BUFFERING_LIMITS = {
@@ -433,6 +434,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes; with Nagle the body would wait for the
+        # client's delayed ACK (40 ms on Linux), a delay Lambda's API does not add.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.conn_lock:  # type: ignore[attr-defined]
             self.server.connections.add(self.connection)  # type: ignore[attr-defined]
 
@@ -529,6 +533,13 @@ class LambdaSandbox:
       max_memory_used_mb: fixed value for platform.report; by default the peak
         RSS of attached processes plus runtime_memory_mb, capped at memory size.
       function_env: extra variables for extension_env()/spawn_extension().
+      initialization_type: "on-demand" (default), "provisioned-concurrency" or
+        "snap-start": what init events and AWS_LAMBDA_INITIALIZATION_TYPE say.
+        With "snap-start", call restore() after Init (before the first invoke)
+        to emit the restore events of a sandbox resumed from the snapshot.
+      timeout_events: when a timed-out invocation's runtimeDone and report are
+        emitted: "invoke" (default, at the timeout) or "shutdown" (only after
+        the SHUTDOWN that resets the sandbox was handed out, as AWS may do).
     """
 
     def __init__(
@@ -555,7 +566,19 @@ class LambdaSandbox:
         runtime_memory_mb: int = 30,
         function_env: dict[str, str] | None = None,
         bind_host: str = "127.0.0.1",
+        initialization_type: str = "on-demand",
+        timeout_events: str = "invoke",
     ) -> None:
+        if initialization_type not in INITIALIZATION_TYPES:
+            raise ValueError(f"initialization_type must be one of {INITIALIZATION_TYPES}")
+        if timeout_events not in ("invoke", "shutdown"):
+            raise ValueError('timeout_events must be "invoke" or "shutdown"')
+        self.initialization_type = initialization_type
+        self.timeout_events = timeout_events
+        self._deferred_timeout_events: list[tuple[str, dict[str, Any]]] = []
+        self._restored = False
+        self._restore_duration_ms = 0.0
+        self._runtime_init_done = False
         self.function_name = function_name
         self.function_version = function_version
         self.handler_name = handler_name
@@ -627,7 +650,7 @@ class LambdaSandbox:
         self._emit(
             "platform.initStart",
             {
-                "initializationType": "on-demand",
+                "initializationType": self.initialization_type,
                 "phase": "init",
                 "runtimeVersion": self.runtime_version,
                 "runtimeVersionArn": (
@@ -714,7 +737,7 @@ class LambdaSandbox:
                 "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
                 "AWS_LAMBDA_FUNCTION_VERSION": self.function_version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size_mb),
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": self.initialization_type,
             }
         )
         env.update(self.function_env)
@@ -819,14 +842,30 @@ class LambdaSandbox:
             codes = [p.returncode for p, _ in self._processes]
             raise SandboxError(f"every attached process exited (codes {codes}) while waiting for {what}")
 
+    def runtime_init_done(self, status: str = "success") -> None:
+        """The runtime finished its Init (the function's init code ran): emit
+        platform.initRuntimeDone now. Extensions may still be initialising;
+        finish_init() ends the phase. finish_init() calls this if no one did."""
+        self._require_started()
+        with self._cond:
+            if self._runtime_init_done:
+                return
+            self._runtime_init_done = True
+        self._emit(
+            "platform.initRuntimeDone",
+            {"initializationType": self.initialization_type, "phase": "init", "status": status},
+        )
+
     def finish_init(self, timeout: float | None = None) -> float:
-        """End the Init phase: wait for expected registrations and for every
-        registered extension to block in /next, then emit initRuntimeDone and
-        initReport and close registration. Returns the init duration in ms.
-        invoke() calls this on its first use."""
+        """End the Init phase: emit initRuntimeDone (unless runtime_init_done()
+        did), wait for expected registrations and for every registered
+        extension to block in /next, then emit initReport and close
+        registration. Returns the init duration in ms. invoke() calls this on
+        its first use."""
         self._require_started()
         if self._init_done:
             return self._init_duration_ms or 0.0
+        self.runtime_init_done()
         timeout = self.init_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -851,13 +890,9 @@ class LambdaSandbox:
             self._init_duration_ms = (time.monotonic() - self._t_start) * 1000.0
             init_status = "error" if any(e.kind == "init" for e in self._errors) else "success"
         self._emit(
-            "platform.initRuntimeDone",
-            {"initializationType": "on-demand", "phase": "init", "status": init_status},
-        )
-        self._emit(
             "platform.initReport",
             {
-                "initializationType": "on-demand",
+                "initializationType": self.initialization_type,
                 "phase": "init",
                 "status": init_status,
                 "metrics": {"durationMs": round(self._init_duration_ms, 3)},
@@ -865,6 +900,31 @@ class LambdaSandbox:
         )
         self._freeze()
         return self._init_duration_ms
+
+    def restore(self, duration_ms: float = 180.0) -> None:
+        """SnapStart: the sandbox resumes from the snapshot taken after Init.
+        Emits platform.restoreStart, restoreRuntimeDone and restoreReport
+        (durationMs), as a restored sandbox's telemetry shows before its first
+        invoke. Needs initialization_type="snap-start"; ends Init first."""
+        if self.initialization_type != "snap-start":
+            raise SandboxError('restore() needs initialization_type="snap-start"')
+        self._require_started()
+        with self._invoke_lock:
+            if not self._init_done:
+                self.finish_init()
+            if self._restored:
+                raise SandboxError("already restored")
+            self._restored = True
+            self._restore_duration_ms = duration_ms
+            self._thaw()
+            self._emit(
+                "platform.restoreStart",
+                {"runtimeVersion": self.runtime_version, "functionName": self.function_name,
+                 "functionVersion": self.function_version},
+            )
+            self._emit("platform.restoreRuntimeDone", {"status": "success"})
+            self._emit("platform.restoreReport", {"status": "success", "metrics": {"durationMs": duration_ms}})
+            self._freeze()
 
     def wait_for_event(
         self,
@@ -908,6 +968,7 @@ class LambdaSandbox:
         error_type: str | None = None,
         payload: Any = None,
         late_report: bool | None = None,
+        drop_runtime_done: bool = False,
     ) -> InvocationResult:
         """Run one invocation: INVOKE to extensions, handler, runtimeDone,
         then wait (bounded by timeout_s from the start) until every INVOKE
@@ -921,6 +982,9 @@ class LambdaSandbox:
         it includes the extensions' post-runtime time, as on AWS. After a
         timed-out invoke AWS resets the sandbox; do the same with
         shutdown(reason="timeout") and a new LambdaSandbox.
+
+        `drop_runtime_done` emits no platform.runtimeDone for this invocation
+        (lost telemetry); the report still follows.
         """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
@@ -999,7 +1063,11 @@ class LambdaSandbox:
                 {"name": "responseDuration", "start": _iso(wall_rd), "durationMs": 0.0},
             ]
             rd_record["tracing"] = tracing
-            self._emit("platform.runtimeDone", rd_record, when=wall_rd)
+            defer_timeout = h_timed_out and self.timeout_events == "shutdown"
+            if defer_timeout:
+                self._deferred_timeout_events.append(("platform.runtimeDone", rd_record))
+            elif not drop_runtime_done:
+                self._emit("platform.runtimeDone", rd_record, when=wall_rd)
 
             back, not_back, crashed = self._wait_back_in_next(participants, seqs, deadline)
             timed_out = h_timed_out or bool(not_back)
@@ -1022,7 +1090,11 @@ class LambdaSandbox:
                 "maxMemoryUsedMB": self._max_memory_used(),
             }
             init_ms = None
-            if self._cold:
+            if self._cold and self._restored:
+                # A restored sandbox's first report gives the restore, not the snapshot's init.
+                metrics["restoreDurationMs"] = self._restore_duration_ms
+                self._cold = False
+            elif self._cold and self.initialization_type == "on-demand":
                 init_ms = self._init_duration_ms
                 if init_ms is not None:
                     metrics["initDurationMs"] = round(init_ms, 3)
@@ -1032,7 +1104,9 @@ class LambdaSandbox:
                 report["errorType"] = "Sandbox.Timedout" if timed_out else (rt_error or "Runtime.Error")
             report["metrics"] = metrics
             report["tracing"] = tracing
-            if late:
+            if defer_timeout:
+                self._deferred_timeout_events.append(("platform.report", report))
+            elif late:
                 self._pending_report = {"record": report, "time": time.time()}
             else:
                 self._emit("platform.report", report)
@@ -1146,6 +1220,13 @@ class LambdaSandbox:
                     e for e in self._extensions.values() if "SHUTDOWN" in e.events and not e.errored
                 ]
                 seqs = {e.id: self._queue_locked(e, event) for e in targets}
+            if self._deferred_timeout_events:
+                # A timed-out invocation's events, reported only during the Shutdown phase.
+                self._wait_handed_out(targets, seqs, min(end, time.monotonic() + 1.0))
+                time.sleep(0.05)
+                for type_, record in self._deferred_timeout_events:
+                    self._emit(type_, record)
+                self._deferred_timeout_events.clear()
             procs = list(self._processes)
             if procs:
                 while time.monotonic() < end and any(p.poll() is None for p, _ in procs):

@@ -603,4 +603,76 @@ def test_keep_alive_and_chunked_bodies(make_sandbox):
     finally:
         conn.close()
     assert sb.registrations[0].events == ["INVOKE", "SHUTDOWN"]
+    # The emulator logs a request after answering it: give the last one a moment.
+    deadline = time.monotonic() + 2
+    while len(sb.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [r["status"] for r in sb.requests] == [200, 200, 404]
+
+
+# ----------------------------------------------------------------- lifecycle variants
+
+
+def emitted(sb: LambdaSandbox, type_: str) -> list[dict[str, Any]]:
+    return [e["record"] for e in sb.emitted_events if e["type"] == type_]
+
+
+def test_dropped_runtime_done_is_never_emitted(make_sandbox, tmp_path):
+    sb = make_sandbox(late_report=False)
+    spawn(sb, tmp_path)
+    sb.wait_for_registration(1)
+    sb.wait_for_subscription(1)
+    kept = sb.invoke(lambda ctx: None)
+    lost = sb.invoke(lambda ctx: None, drop_runtime_done=True)
+    done = [r["requestId"] for r in emitted(sb, "platform.runtimeDone")]
+    assert kept.request_id in done and lost.request_id not in done
+    assert lost.request_id in [r["requestId"] for r in emitted(sb, "platform.report")]
+
+
+def test_timeout_events_can_come_only_during_shutdown(make_sandbox, tmp_path):
+    sb = make_sandbox(late_report=False, timeout_events="shutdown")
+    spawn(sb, tmp_path)
+    sb.wait_for_registration(1)
+    sb.wait_for_subscription(1)
+    slow = sb.invoke(lambda ctx: time.sleep(0.5), timeout_s=0.2)
+    assert slow.timed_out
+    assert slow.request_id not in [r["requestId"] for r in emitted(sb, "platform.runtimeDone")]
+    sb.shutdown(reason="timeout", deadline_ms=1000)
+    done = [r for r in emitted(sb, "platform.runtimeDone") if r["requestId"] == slow.request_id]
+    assert [r["status"] for r in done] == ["timeout"]
+    report = [r for r in emitted(sb, "platform.report") if r["requestId"] == slow.request_id]
+    assert [r["status"] for r in report] == ["timeout"]
+
+
+def test_snapstart_restore_events(make_sandbox, tmp_path):
+    sb = make_sandbox(late_report=False, initialization_type="snap-start")
+    assert sb.extension_env()["AWS_LAMBDA_INITIALIZATION_TYPE"] == "snap-start"
+    spawn(sb, tmp_path)
+    sb.wait_for_registration(1)
+    sb.wait_for_subscription(1)
+    sb.restore(duration_ms=123.0)
+    with pytest.raises(SandboxError):
+        sb.restore()
+    first = sb.invoke(lambda ctx: None)
+    assert emitted(sb, "platform.initStart")[0]["initializationType"] == "snap-start"
+    assert emitted(sb, "platform.initReport")[0]["initializationType"] == "snap-start"
+    assert len(emitted(sb, "platform.restoreStart")) == 1
+    assert emitted(sb, "platform.restoreReport")[0]["metrics"]["durationMs"] == 123.0
+    report = next(r for r in emitted(sb, "platform.report") if r["requestId"] == first.request_id)
+    assert report["metrics"]["restoreDurationMs"] == 123.0 and "initDurationMs" not in report["metrics"]
+
+
+def test_restore_needs_snapstart(sandbox):
+    with pytest.raises(SandboxError):
+        sandbox.restore()
+
+
+def test_provisioned_concurrency_init_events(make_sandbox, tmp_path):
+    sb = make_sandbox(late_report=False, initialization_type="provisioned-concurrency")
+    spawn(sb, tmp_path)
+    sb.wait_for_registration(1)
+    sb.wait_for_subscription(1)
+    first = sb.invoke(lambda ctx: None)
+    assert emitted(sb, "platform.initReport")[0]["initializationType"] == "provisioned-concurrency"
+    report = next(r for r in emitted(sb, "platform.report") if r["requestId"] == first.request_id)
+    assert "initDurationMs" not in report["metrics"]

@@ -16,9 +16,10 @@ LoggingSystem.bootstrap { label in
     return handler
 }
 let logger = Logger(label: "gravel-extension")
+let name = ExecutableName.current()
 do {
-    let config = try Config(environment: environment)
+    let config = try Config(environment: environment, extensionName: name)
     exit(ExtensionApp(config: config, logger: logger).run())
 } catch {
-    exit(ExtensionApp.failInit(environment: environment, error: error, logger: logger))
+    exit(ExtensionApp.runIdle(environment: environment, extensionName: name, error: error, logger: logger))
 }

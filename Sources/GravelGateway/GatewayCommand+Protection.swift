@@ -17,6 +17,8 @@ extension GatewayCommand {
         var tls: TLSConfiguration?
         var seriesTTL: Duration?
         var readTimeout: Duration
+        var writeTimeout: Duration = .seconds(60)
+        var connections = ConnectionLimitHandler.Counter(limit: 1000)
     }
 
     func protectionSettings() throws -> Protection {
@@ -28,6 +30,12 @@ extension GatewayCommand {
             throw ValidationError("--read-timeout \(readTimeout) is not a duration: use \(DurationText.help)")
         }
         protection.readTimeout = readTimeout
+        guard let writeTimeout = DurationText.parse(writeTimeout) else {
+            throw ValidationError("--write-timeout \(writeTimeout) is not a duration: use \(DurationText.help)")
+        }
+        protection.writeTimeout = writeTimeout
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+        protection.connections = ConnectionLimitHandler.Counter(limit: maxConnections)
         if let seriesTtl {
             guard let ttl = DurationText.parse(seriesTtl) else {
                 throw ValidationError("--series-ttl \(seriesTtl) is not a duration: use \(DurationText.help)")
@@ -68,9 +76,15 @@ extension GatewayCommand {
 extension GatewayCommand.Protection {
     func serverBuilder(logger: Logger) throws -> HTTPServerBuilder {
         let timeout = TimeAmount(readTimeout)
+        let writeTimeout = TimeAmount(self.writeTimeout)
+        let connections = self.connections
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestReadTimeoutHandler(timeout: timeout, logger: logger)],
+                additionalChannelHandlers: [
+                    ConnectionLimitHandler(counter: connections, logger: logger),
+                    RequestReadTimeoutHandler(timeout: timeout, logger: logger),
+                    WriteTimeoutHandler(timeout: writeTimeout, logger: logger),
+                ],
                 idleTimeout: timeout))
         guard let tls else { return http1 }
         return try .tls(http1, tlsConfiguration: tls)
@@ -94,6 +108,8 @@ extension GatewayCommand.Protection {
             "address": "\(listen)",
             "scheme": "\(tls == nil ? "http" : "https")",
             "read_timeout": "\(readTimeout)",
+            "write_timeout": "\(writeTimeout)",
+            "max_connections": "\(connections.limit)",
         ]
         if let authenticator {
             metadata["auth"] = "\(authenticator.hashCount) bcrypt hashes"

@@ -26,8 +26,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most series the gateway holds; a push that would pass it is refused whole.")
     var maxSeries = 1_000_000
 
-    @Option(help: "Most groups the gateway holds; a push that would make one more is refused.")
+    @Option(help: "Most groups (grouping keys) the gateway holds; a push that would create one more is refused.")
     var maxGroups = 100_000
+
+    @Flag(help: "Serve OpenMetrics to scrapers that prefer it in Accept (default: text 0.0.4 only, as the Pushgateway).")
+    var enableOpenmetrics = false
 
     @Option(help: "Most labels of one series, path labels included.")
     var maxLabelsPerSeries = ParseLimits().maxLabelsPerSeries
@@ -64,6 +67,15 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Close connections idle this long, and requests whose body takes longer to arrive.", valueName: "duration"))
     var readTimeout = "30s"
 
+    @Option(help: ArgumentHelp("Close connections whose client stops reading its response this long (a stalled scrape).", valueName: "duration"))
+    var writeTimeout = "60s"
+
+    @Option(help: "Most connections open at once; more are closed as they open.")
+    var maxConnections = 1000
+
+    @Flag(name: .customLong("web.enable-admin-api"), help: "Serve PUT /api/v1/admin/wipe and show delete buttons on the page at /.")
+    var enableAdminAPI = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -87,13 +99,12 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "gravel-gateway")
         for (flag, value) in [
-            ("--max-body-bytes", maxBodyBytes), ("--max-series", maxSeries), ("--max-groups", maxGroups),
             ("--max-labels-per-series", maxLabelsPerSeries), ("--max-label-name-bytes", maxLabelNameBytes),
             ("--max-label-value-bytes", maxLabelValueBytes), ("--max-buckets", maxBuckets), ("--max-quantiles", maxQuantiles),
         ] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
-        let store = MetricStore(maxSeries: maxSeries, maxGroups: maxGroups)
+        let store = MetricStore(rules: PushRules(maxSeries: maxSeries, maxGroups: maxGroups), logger: logger)
         let metrics = GatewayMetrics(version: GravelVersion.string)
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
@@ -103,8 +114,10 @@ struct GatewayCommand: AsyncParsableCommand {
             maxLabelValueBytes: maxLabelValueBytes, maxBuckets: maxBuckets, maxQuantiles: maxQuantiles)
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
+        responder.openMetrics = enableOpenmetrics
+        responder.webSettings = .init(adminAPI: enableAdminAPI, flags: statusFlags, startTime: clock())
         let app = Application(
-            responder: responder,
+            responder: InstrumentedResponder(wrapped: responder, metrics: metrics.requests),
             server: try protection.serverBuilder(logger: logger),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             logger: logger)
@@ -120,17 +133,41 @@ struct ListenAddress {
     var host: String
     var port: Int
 
+    /// `:port` binds `::`, which on Linux takes IPv4 too (as `::ffff:a.b.c.d`) unless
+    /// `net.ipv6.bindv6only` is 1; then, or without IPv6, it binds `0.0.0.0` as before.
     init(_ text: String) throws {
+        try self.init(text, bindV6Only: Self.readBindV6Only())
+    }
+
+    /// - Parameter bindV6Only: the content of `/proc/sys/net/ipv6/bindv6only`, nil when
+    ///   there is no such file (no IPv6 on Linux; other systems default to dual stack).
+    init(_ text: String, bindV6Only: String?) throws {
         guard let colon = text.lastIndex(of: ":") else {
             throw ValidationError("listen address \(text) needs a port, as host:port")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
+        if host.isEmpty { host = Self.wildcardHost(bindV6Only: bindV6Only) }
         guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("listen address \(text) has an invalid port")
         }
         self.host = host
         self.port = port
+    }
+
+    static func wildcardHost(bindV6Only: String?) -> String {
+        #if os(Linux)
+        return bindV6Only?.filter { !$0.isWhitespace } == "0" ? "::" : "0.0.0.0"
+        #else
+        return "::"
+        #endif
+    }
+
+    static func readBindV6Only() -> String? {
+        #if os(Linux)
+        return try? String(contentsOfFile: "/proc/sys/net/ipv6/bindv6only", encoding: .utf8)
+        #else
+        return nil
+        #endif
     }
 }

@@ -11,11 +11,19 @@ final class GatewayMetrics: Sendable {
     let scrapes = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
     let expiredGroups = Atomic<Int>(0)
+    /// Requests by code, handler and method; durations and sizes by handler.
+    let requests = RequestMetrics()
     let version: String
 
     init(version: String) { self.version = version }
 
-    func render(into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int) {
+    /// - Parameter pushedFamily: whether a pushed family has this name. The `process_*`
+    ///   metrics of a pushing job (Python's client pushes its own by default) then win over
+    ///   the gateway's: two blocks of one name would make the whole scrape invalid.
+    func render(
+        into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int,
+        pushedFamily: (String) -> Bool = { _ in false }
+    ) {
         func counter(_ name: String, _ help: String, _ values: [(LabelKey, Int)]) {
             let names = writer.names(family: name, type: .counter)
             writer.writeHeader(metadataName: names.metadata, type: .counter, help: help)
@@ -41,5 +49,7 @@ final class GatewayMetrics: Sendable {
         counter("gravel_gateway_scrapes_total", "Scrapes served.", [(.empty, scrapes.load(ordering: .relaxed))])
         gauge("gravel_gateway_series", "Series currently stored.", .empty, Double(series))
         counter("gravel_gateway_unauthorized_requests_total", "Requests refused for missing or wrong credentials.", [(.empty, authFailures.load(ordering: .relaxed))])
+        requests.render(into: &writer)
+        ProcessMetrics.current()?.render(into: &writer, skipping: pushedFamily)
     }
 }

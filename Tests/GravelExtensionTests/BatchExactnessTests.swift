@@ -3,7 +3,7 @@ import PropertyBased
 import Shared
 import Testing
 
-/// DESIGN.md §6 "Exactness": what the gateway holds after a flush equals what it would
+/// docs/SEMANTICS.md S51 (exactness): what the gateway holds after a flush equals what it would
 /// hold had every push gone straight to it.
 @Suite("Batch exactness")
 struct BatchExactnessTests {

@@ -11,7 +11,7 @@ import Testing
 @Suite("Gateway client over libcurl", .serialized)
 struct GatewayClientTests {
     final class Recorder: Sendable {
-        let requests = Mutex<[HTTPRequest]>([])
+        let requests = Mutex<[LocalRequest]>([])
         let status = Mutex<HTTPResponseStatus>(.ok)
     }
 
@@ -25,7 +25,7 @@ struct GatewayClientTests {
             channel = try HTTPServer.bind(host: "127.0.0.1", port: 0, group: group, maxBodyBytes: 1 << 20) { request in
                 recorder.requests.withLock { $0.append(request) }
                 let s = recorder.status.withLock { $0 }
-                return HTTPResponse(status: s, body: s == .ok ? "" : "line 1: nope\n")
+                return LocalResponse(status: s, body: s == .ok ? "" : "line 1: nope\n")
             }
         }
 
@@ -57,7 +57,7 @@ struct GatewayClientTests {
     func delivered() throws {
         let gateway = try FakeGateway()
         defer { try? gateway.shutdown() }
-        let outcome = try client(gateway.url, password: "s3cret").send(try batch(), deadline: Clock.monotonicNow() + 5)
+        let outcome = try client(gateway.url, password: "s3cret").send(try batch(), deadline: .now + .seconds(5))
         #expect(outcome.success && outcome.delivered == 2)
         let seen = gateway.recorder.requests.withLock { $0 }
         #expect(seen.map(\.method) == [.DELETE, .POST])
@@ -75,10 +75,10 @@ struct GatewayClientTests {
         defer { try? gateway.shutdown() }
         let c = try client(gateway.url)
         gateway.recorder.status.withLock { $0 = .badRequest }
-        let refused = c.send(try batch(), deadline: Clock.monotonicNow() + 5)
+        let refused = c.send(try batch(), deadline: .now + .seconds(5))
         #expect(refused.success && refused.refused == 2)
         gateway.recorder.status.withLock { $0 = .serviceUnavailable }
-        let kept = c.send(try batch(), deadline: Clock.monotonicNow() + 5)
+        let kept = c.send(try batch(), deadline: .now + .seconds(5))
         #expect(!kept.success && kept.retry.groups.count == 2)
     }
 
@@ -87,9 +87,9 @@ struct GatewayClientTests {
         let gateway = try FakeGateway()
         let url = gateway.url
         try gateway.shutdown()
-        let start = Clock.monotonicNow()
-        let outcome = try client(url).send(try batch(), deadline: start + 5)
+        let start = ContinuousClock.now
+        let outcome = try client(url).send(try batch(), deadline: start + .seconds(5))
         #expect(!outcome.success && outcome.retry.groups.count == 2)
-        #expect(Clock.monotonicNow() - start < 1)
+        #expect(ContinuousClock.now - start < .seconds(1))
     }
 }

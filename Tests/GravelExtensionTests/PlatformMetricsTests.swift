@@ -61,4 +61,33 @@ struct PlatformMetricsTests {
                 == .shutdown(reason: "spindown", deadlineMs: 5))
         #expect(throws: LambdaAPIError.self) { try LambdaEvent(json: Array(#"{"eventType":"RESTORE"}"#.utf8)) }
     }
+
+    func value(_ families: [ParsedFamily], _ name: String) -> (key: String, value: SeriesValue)? {
+        families.first { $0.name == name }.map { (String(decoding: $0.series[0].key.bytes, as: UTF8.self), $0.series[0].value) }
+    }
+
+    @Test("SnapStart: the snapshot's init counts nothing; the restore is the cold start")
+    func snapStart() {
+        var p = PlatformMetrics(grouping: grouping, initializationType: "snap-start")
+        #expect(p.families(for: .initStart(initializationType: "snap-start", phase: "init"), nowMs: 0).isEmpty)
+        #expect(p.families(for: .initReport(initializationType: "snap-start", phase: "init", durationMs: 900), nowMs: 0).isEmpty)
+        let restore = p.families(for: .restoreStart, nowMs: 0)
+        let cold = value(restore, "lambda_cold_starts_total")
+        #expect(cold?.value == .scalar(1))
+        #expect(cold?.key.contains(#"initialization_type="snap-start""#) == true)
+        let report = p.families(for: .restoreReport(durationMs: 250), nowMs: 0)
+        guard case .histogram(let h) = value(report, "lambda_restore_duration_seconds")?.value else { Issue.record("no histogram"); return }
+        #expect(h.count == 1 && h.sum == 0.25)
+        #expect(value(report, "lambda_cold_starts_total") == nil)
+    }
+
+    @Test("Provisioned concurrency: the init is labelled and is not a cold start")
+    func provisioned() {
+        var p = PlatformMetrics(grouping: grouping, initializationType: "provisioned-concurrency")
+        #expect(p.families(for: .initStart(initializationType: "provisioned-concurrency", phase: "init"), nowMs: 0).isEmpty)
+        let initReport = p.families(for: .initReport(initializationType: "provisioned-concurrency", phase: "init", durationMs: 400), nowMs: 0)
+        #expect(value(initReport, "lambda_init_duration_seconds")?.key.contains(#"initialization_type="provisioned-concurrency""#) == true)
+        let done = p.families(for: .runtimeDone(requestId: "r1", status: "success"), nowMs: 0)
+        #expect(value(done, "lambda_cold_starts_total")?.value == .scalar(0))
+    }
 }

@@ -12,8 +12,8 @@ struct PushServerLimitTests {
         PushServer(store: store, defaultJob: "fn", maxBodyBytes: 1 << 20, clock: .system, logger: Logger(label: "test"))
     }
 
-    func request(_ uri: String, _ body: String) -> HTTPResponse {
-        server.respond(to: HTTPRequest(method: .POST, uri: uri, headers: [:], body: ByteBuffer(string: body)))
+    func request(_ uri: String, _ body: String) -> LocalResponse {
+        server.respond(to: LocalRequest(method: .POST, uri: uri, headers: [:], body: ByteBuffer(string: body)))
     }
 
     @Test("The default per-series limits apply, with a 422 that names the gateway flag")

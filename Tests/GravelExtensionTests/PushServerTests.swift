@@ -12,8 +12,8 @@ struct PushServerTests {
         PushServer(store: store, defaultJob: "fn", maxBodyBytes: 1 << 20, clock: .system, logger: Logger(label: "test"))
     }
 
-    func request(_ method: HTTPMethod, _ uri: String, _ body: String = "", headers: HTTPHeaders = [:]) -> HTTPResponse {
-        server.respond(to: HTTPRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
+    func request(_ method: HTTPMethod, _ uri: String, _ body: String = "", headers: HTTPHeaders = [:]) -> LocalResponse {
+        server.respond(to: LocalRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
     }
 
     @Test("Plain /metrics pushes to GRAVEL_JOB; path labels win")
@@ -45,9 +45,9 @@ struct PushServerTests {
     @Test("gzip bodies, DELETE, health, unknown routes")
     func misc() {
         let gz = Gzip.compress(ByteBuffer(string: "x 2\n"))
-        let response = server.respond(to: HTTPRequest(method: .POST, uri: "/metrics/job/g", headers: ["Content-Encoding": "gzip"], body: gz))
+        let response = server.respond(to: LocalRequest(method: .POST, uri: "/metrics/job/g", headers: ["Content-Encoding": "gzip"], body: gz))
         #expect(response.status == .ok)
-        #expect(request(.DELETE, "/metrics/job/g").status == .ok)
+        #expect(request(.DELETE, "/metrics/job/g").status == .accepted)  // as the gateway and the Pushgateway
         #expect(store.pendingSnapshot.groups[GroupingKey(labels: [("job", "g")]).key]?.operation == .delete)
         #expect(request(.GET, "/-/healthy").status == .ok)
         #expect(request(.GET, "/nope").status == .notFound)

@@ -72,7 +72,7 @@ struct AuthenticatorTests {
         #expect(fake.calls.load(ordering: .relaxed) == 0)
     }
 
-    @Test("A verified header is cached: bcrypt runs once per credential, not per push")
+    @Test("A verified password is cached: bcrypt runs once per password, not per push or header")
     func cachedGrant() async {
         let fake = FakeBcrypt()
         let auth = Authenticator(hashes: [Self.hash("secret")], verifier: fake.verifier, offload: Self.immediate)
@@ -81,9 +81,10 @@ struct AuthenticatorTests {
         #expect(afterFirst == 1)
         for _ in 0..<100 { #expect(await auth.check(Self.basic("secret")) == .granted) }
         #expect(fake.calls.load(ordering: .relaxed) == afterFirst)
-        // Another user name is another header: verified once more, then cached too.
+        // Another user name is another header for the same password: granted from the
+        // remembered password, without bcrypt.
         #expect(await auth.check(Self.basic("secret", user: "ci")) == .granted)
-        #expect(fake.calls.load(ordering: .relaxed) == afterFirst + 1)
+        #expect(fake.calls.load(ordering: .relaxed) == afterFirst)
     }
 
     @Test("Every hash in the file is tried, and the legacy raw form works")
@@ -155,6 +156,45 @@ struct AuthenticatorTests {
         #expect(await first == .refused)
         #expect(await second == .refused)
         #expect(gate.load.running == 0 && gate.load.waiting == 0)
+    }
+
+    @Test("One address sending junk cannot fill the gate: another client's new credential gets a turn")
+    func fairShare() async {
+        let fake = FakeBcrypt()
+        let latch = Latch()
+        let gate = VerificationGate(permits: 1, maxWaiting: 4, perClient: 2)
+        let auth = Authenticator(hashes: [Self.hash("secret")], gate: gate, verifier: fake.verifier, offload: latch.offload)
+        async let junk1 = auth.check(Self.basic("junk1"), client: "10.0.0.66")
+        while gate.load.running < 1 { await Task.yield() }
+        async let junk2 = auth.check(Self.basic("junk2"), client: "10.0.0.66")
+        while gate.load.waiting < 1 { await Task.yield() }
+        // The attacker's third and later credentials are turned away at once...
+        for i in 3..<20 { #expect(await auth.check(Self.basic("junk\(i)"), client: "10.0.0.66") == .busy) }
+        // ...while the line still has room for a real client's first verification.
+        async let real = auth.check(Self.basic("secret"), client: "10.0.0.7")
+        while gate.load.waiting < 2 { await Task.yield() }
+        latch.open()
+        #expect(await junk1 == .refused)
+        #expect(await junk2 == .refused)
+        #expect(await real == .granted)
+    }
+
+    @Test("Thousands of distinct valid headers cannot evict other clients: passwords are remembered")
+    func headerChurn() async {
+        let fake = FakeBcrypt()
+        let auth = Authenticator(
+            hashes: [Self.hash("secret"), Self.hash("other")], cacheCapacity: 16, verifier: fake.verifier,
+            offload: Self.immediate)
+        #expect(await auth.check(Self.basic("other", user: "prometheus")) == .granted)
+        let verifiedOnce = fake.calls.load(ordering: .relaxed)
+        // One client cycles through user names with a valid password: the header cache churns.
+        for i in 0..<2000 { #expect(await auth.check(Self.basic("secret", user: "u\(i)")) == .granted) }
+        // Each spelling of "secret" cost no bcrypt beyond the first...
+        #expect(fake.calls.load(ordering: .relaxed) <= verifiedOnce + 4)
+        // ...and the other client's header, long evicted from the header cache, needs none.
+        let before = fake.calls.load(ordering: .relaxed)
+        #expect(await auth.check(Self.basic("other", user: "prometheus")) == .granted)
+        #expect(fake.calls.load(ordering: .relaxed) == before)
     }
 
     @Test("A burst of one new credential costs one verification")

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Gateway store")
 struct MetricStoreTests {
-    func push(_ store: MetricStore, _ body: String, job: String, method: MetricStore.Method = .post, extra: [(String, String)] = []) throws {
+    func push(_ store: MetricStore, _ body: String, job: String, method: PushMethod = .post, extra: [(String, String)] = []) throws {
         let grouping = GroupingKey(labels: [("job", job)] + extra)
         let parsed = try ExpositionParser.parse(body, grouping: grouping)
         try store.push(parsed, to: grouping, method: method, now: 1000)
@@ -21,7 +21,7 @@ struct MetricStoreTests {
         let store = MetricStore()
         try push(store, "# TYPE x counter\nx 1\n", job: "a")
         let before = scrape(store)
-        #expect(throws: PushError.self) { try push(store, "# TYPE x gauge\nx 1\ny 2\n", job: "b") }
+        #expect(throws: PushFailure.self) { try push(store, "# TYPE x gauge\nx 1\ny 2\n", job: "b") }
         #expect(scrape(store) == before)
     }
 
@@ -38,7 +38,7 @@ struct MetricStoreTests {
         let store = MetricStore()
         try push(store, "m{instance=\"1\"} 1\n", job: "a")
         let before = scrape(store)
-        #expect(throws: PushError.self) { try push(store, "m 1\n", job: "a", extra: [("instance", "1")]) }
+        #expect(throws: PushFailure.self) { try push(store, "m 1\n", job: "a", extra: [("instance", "1")]) }
         #expect(scrape(store) == before)
         #expect(store.seriesCount == 1)
     }
@@ -59,10 +59,10 @@ struct MetricStoreTests {
 
     @Test("The series limit refuses a push whole")
     func seriesLimit() throws {
-        let store = MetricStore(maxSeries: 3)
+        let store = MetricStore(rules: PushRules(maxSeries: 3))
         try push(store, "a 1\nb 1\n", job: "j")
-        let error = #expect(throws: PushError.self) { try push(store, "c 1\nd 1\n", job: "j") }
-        #expect(error?.kind == .tooManySeries)
+        let error = #expect(throws: PushFailure.self) { try push(store, "c 1\nd 1\n", job: "j") }
+        #expect(error?.code == .tooManySeries)
         #expect(store.seriesCount == 2)
         try push(store, "a 5\nc 1\n", job: "j")  // one new series fits
         #expect(store.seriesCount == 3)
@@ -92,7 +92,7 @@ struct MetricStoreTests {
 
 @Suite("Names shared between families")
 struct ExposedNameTests {
-    func push(_ store: MetricStore, _ body: String, job: String, method: MetricStore.Method = .post) throws {
+    func push(_ store: MetricStore, _ body: String, job: String, method: PushMethod = .post) throws {
         let grouping = GroupingKey(labels: [("job", job)])
         try store.push(try ExpositionParser.parse(body, grouping: grouping), to: grouping, method: method, now: 1000)
     }
@@ -106,13 +106,13 @@ struct ExposedNameTests {
     func collisions(first: String, second: String) throws {
         let store = MetricStore()
         try push(store, first, job: "a")
-        #expect(throws: PushError.self) { try push(store, second, job: "b") }
-        #expect(throws: PushError.self) { try push(store, second, job: "a") }
+        #expect(throws: PushFailure.self) { try push(store, second, job: "b") }
+        #expect(throws: PushFailure.self) { try push(store, second, job: "a") }
     }
 
     @Test("Two families of one body that write the same name are refused")
     func oneBody() {
-        #expect(throws: PushError.self) {
+        #expect(throws: PushFailure.self) {
             try push(MetricStore(), "# TYPE foo counter\nfoo 1\n# TYPE foo_total counter\nfoo_total 1\n", job: "c")
         }
     }

@@ -11,7 +11,7 @@ func renderReadsBack(_ body: String, grouping: GroupingKey = .empty, format: Exp
     return first
 }
 
-func pushBodyRefusal(_ body: String, grouping: GroupingKey = .empty, contentType: String? = nil, limits: ParseLimits = ParseLimits(), limit: Int = 1 << 20) -> PushBody.Refusal? {
+func pushBodyRefusal(_ body: String, grouping: GroupingKey = .empty, contentType: String? = nil, limits: ParseLimits = ParseLimits(), limit: Int = 1 << 20) -> PushFailure? {
     do {
         _ = try PushBody.parse(
             ByteBuffer(string: body), contentEncoding: nil, contentType: contentType, grouping: grouping,
@@ -163,15 +163,15 @@ struct ParseLimitTests {
         let grouping = GroupingKey(labels: [("job", String(repeating: "j", count: 4000))])
         let body = String(repeating: "a 1\n", count: 10_000)  // 40 KB that would write out to 40 MB
         let refusal = pushBodyRefusal(body, grouping: grouping, limit: 64 * 1024)
-        #expect(refusal?.status == 413)
+        #expect(refusal?.code == .bodyTooLarge)
         #expect(refusal?.message.contains("--max-body-bytes") == true)
         #expect(pushBodyRefusal(String(repeating: "a 1\n", count: 10), grouping: grouping, limit: 64 * 1024) == nil)
     }
 
-    @Test("Refusals map to 422 for limits and 400 for malformed bodies")
+    @Test("Refusals say whether a series is over a limit or the body is malformed")
     func statuses() {
-        #expect(pushBodyRefusal("m{a=\"1\",b=\"2\"} 1\n", limits: ParseLimits(maxLabelsPerSeries: 1))?.status == 422)
-        #expect(pushBodyRefusal("m{a=\"1\" 1\n")?.status == 400)
+        #expect(pushBodyRefusal("m{a=\"1\",b=\"2\"} 1\n", limits: ParseLimits(maxLabelsPerSeries: 1))?.code == .seriesTooLarge)
+        #expect(pushBodyRefusal("m{a=\"1\" 1\n")?.code == .badBody)
     }
 
     @Test("The defaults admit real expositions")
@@ -305,7 +305,7 @@ struct OutputSafetyTests {
                 grouping: .empty, limit: 1 << 20, limitName: "--max-body-bytes")
             Issue.record("an unknown Content-Encoding was accepted")
         } catch {
-            #expect(error.status == 415)
+            #expect(error.code == .unsupportedEncoding)
             #expect(error.message.utf8.count < 400 && !error.message.contains("\u{1B}"))
         }
         // A cut never splits a UTF-8 character.

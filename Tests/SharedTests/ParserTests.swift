@@ -3,13 +3,29 @@ import Testing
 
 @Suite("Text format 0.0.4 parser")
 struct ParserTests {
+    @Test(
+        "Timestamps are refused except on pebble series, where they are the observation time",
+        arguments: [
+            ("a 1 1395066363000\n", ExpositionFormat.text, 1),
+            ("# TYPE c counter\nc_total 1 1500000000\n# EOF\n", .openMetrics, 2),
+            ("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1 1395066363000\nh_count 1\n", .text, 2),
+            ("# TYPE g gauge\ng{clearmode=\"replace\"} 1 1395066363000\n", .text, 2),
+        ])
+    func timestampsRefused(body: String, format: ExpositionFormat, line: Int) throws {
+        let error = parseError(body, format: format)
+        #expect(error?.code == .invalidTimestamp)
+        #expect(error?.line == line)
+        let pebble = try ExpositionParser.parse("# TYPE g gauge\ng{clearmode=\"max5m\"} 7 1395066363000\n")
+        #expect(pebble.family("g")?.series.first?.timestampMs == 1_395_066_363_000)
+    }
+
     @Test("Counters, gauges and untyped values with labels")
     func basicFamilies() throws {
         let push = try ExpositionParser.parse("""
             # HELP http_requests_total Requests served.
             # TYPE http_requests_total counter
-            http_requests_total{method="post",code="200"} 1027 1395066363000
-            http_requests_total{method="post",code="400"}    3 1395066363000
+            http_requests_total{method="post",code="200"} 1027
+            http_requests_total{method="post",code="400"}    3
             # TYPE temperature gauge
             temperature -3.5
             something_untyped 42
@@ -21,7 +37,7 @@ struct ParserTests {
         #expect(counter.series.count == 2)
         #expect(counter.series[0].key.description == #"{code="200",method="post"}"#)
         #expect(counter.series[0].value == .scalar(1027))
-        #expect(counter.series[0].timestampMs == 1_395_066_363_000)
+        #expect(counter.series[0].timestampMs == nil)
         #expect(counter.series[0].mode == .aggregate)
         #expect(push.family("temperature")?.series.first?.value == .scalar(-3.5))
         #expect(push.family("temperature")?.series.first?.mode == .replace)

@@ -1,51 +1,76 @@
 #!/usr/bin/env bash
-# Packs a built gravel-extension into a Lambda layer zip:
+# Builds gravel-extension for Lambda and packs it into a layer zip:
 #
 #   extensions/gravel-extension   the binary, stripped (Lambda runs every file here)
-#   lib/                          the shared libraries it needs beyond glibc
-#                                 (Lambda puts /opt/lib on the library path)
 #
-# usage: deploy/lambda/build-layer.sh <path to gravel-extension> <output zip>
+# usage: deploy/lambda/build-layer.sh <output zip>
 #
-# Build the binary with `swift build -c release --static-swift-stdlib` first (`make layer`
-# does both). Libraries come from the machine that runs this script, so run it where the
-# binary was built: on Amazon Linux for production (see README, "The Lambda extension").
+# The binary needs nothing but glibc (libc, libm, libdl, libpthread, librt, ld-linux) and
+# libgcc_s, and no glibc symbol newer than 2.34, so it starts on Amazon Linux 2023
+# (provided.al2023 and the managed runtimes) although it is built on Debian 12 (glibc 2.36):
+#
+# - libcurl (HTTP and HTTPS only) is built from Debian's source package into the cache
+#   (build-curl.sh) and linked statically with OpenSSL and zlib;
+# - the Swift standard library and libstdc++ are linked statically;
+# - glibc-compat.c defines the few symbols that would otherwise bind to glibc 2.35+;
+# - libgcc_s stays dynamic: its static form calls _dl_find_object (glibc 2.35), and every
+#   glibc system has libgcc_s because glibc itself loads it.
+#
+# The build refuses to pack a binary that breaks any of this (check-layer-binary.sh).
+#
+# Environment: SWIFT (default swift), LAYER_CACHE (default .build-layer; the Swift build and
+# the link helpers live there, so a rerun only redoes what changed), GRAVEL_MACHINE_CACHE
+# (default /var/cache/gravel as root, else ~/.cache/gravel: the static libcurl, which depends
+# only on Debian's curl source package, is kept there for every clone on the machine).
 set -euo pipefail
 
-binary=${1:?usage: $0 <gravel-extension binary> <output zip>}
-output=${2:?usage: $0 <gravel-extension binary> <output zip>}
+output=${1:?usage: $0 <output zip>}
+swift=${SWIFT:-swift}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${LAYER_CACHE:-$repo/.build-layer}
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
 
-# glibc's own libraries: every Lambda runtime has them, and a copy from another
-# distribution would not match the loader there.
-is_glibc() {
-    case "$1" in
-        linux-vdso.so*|ld-linux*|libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libresolv.so*|libutil.so*|libnsl.so*|libanl.so*|libBrokenLocale.so*)
-            return 0 ;;
-        *) return 1 ;;
-    esac
-}
+# The zip is for the machine's own architecture (x86_64 here; arm64 on an arm64 machine,
+# untested: see README, "Build the layer").
+case "$(uname -m)" in
+    x86_64|aarch64) ;;
+    *) echo "build-layer: Lambda runs x86_64 and arm64 only, not $(uname -m)" >&2; exit 1 ;;
+esac
+
+started=$(date +%s)
+if [ "$(id -u)" -eq 0 ]; then machine_cache_default=/var/cache/gravel; else machine_cache_default=$HOME/.cache/gravel; fi
+machine_cache=${GRAVEL_MACHINE_CACHE:-$machine_cache_default}
+mkdir -p "$machine_cache"
+"$here/build-curl.sh" "$machine_cache/curl"
+
+# libstdc++.a alone in a directory searched first: -lstdc++ (from the Swift static stdlib's
+# link arguments) then resolves to the archive instead of libstdc++.so.
+mkdir -p "$cache/link"
+ln -sf "$(gcc -print-file-name=libstdc++.a)" "$cache/link/libstdc++.a"
+cc -O2 -fPIC -Wall -Werror -c "$here/glibc-compat.c" -o "$cache/link/glibc-compat.o"
+
+# A scratch path of its own: the debug build the tests use keeps Debian's shared libcurl.
+build=(-c release --static-swift-stdlib --scratch-path "$cache/swift" --product gravel-extension
+    -Xlinker -L"$cache/link" -Xlinker "$cache/link/glibc-compat.o")
+export PKG_CONFIG_PATH="$machine_cache/curl/pkgconfig"
+(cd "$repo" && "$swift" build "${build[@]}")
+bin="$(cd "$repo" && "$swift" build "${build[@]}" --show-bin-path)/gravel-extension"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/extensions" "$work/lib"
-cp "$binary" "$work/extensions/gravel-extension"
+mkdir -p "$work/extensions"
+cp "$bin" "$work/extensions/gravel-extension"
 strip "$work/extensions/gravel-extension"
 chmod 755 "$work/extensions/gravel-extension"
-
-copied=0
-while read -r name _ path _; do
-    [ -n "${path:-}" ] && [ -f "$path" ] || continue
-    is_glibc "$name" && continue
-    cp -L "$path" "$work/lib/$name"
-    copied=$((copied + 1))
-done < <(ldd "$binary" | grep '=>')
+"$here/check-layer-binary.sh" "$work/extensions/gravel-extension"
 
 mkdir -p "$(dirname "$output")"
 output=$(cd "$(dirname "$output")" && pwd)/$(basename "$output")
 rm -f "$output"
-(cd "$work" && zip -q -r -X "$output" extensions lib)
+(cd "$work" && zip -q -r -X "$output" extensions)
 
 size() { stat -c %s "$1"; }
-echo "layer: $output ($(size "$output") bytes)"
-echo "  extensions/gravel-extension: $(size "$work/extensions/gravel-extension") bytes (stripped)"
-echo "  lib/: $copied shared libraries"
+echo "layer: $output ($(size "$output") bytes, built in $(($(date +%s) - started)) s)"
+echo "  extensions/gravel-extension: $(size "$work/extensions/gravel-extension") bytes unpacked (stripped)"

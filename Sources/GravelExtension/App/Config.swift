@@ -33,6 +33,11 @@ package struct Config: Sendable {
     /// The job of pushes to plain `/metrics`.
     package var job: String
     package var functionName: String
+    /// `AWS_REGION`: a label of the platform metrics, so same-named functions in two
+    /// regions do not merge.
+    package var region: String
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`: on-demand, provisioned-concurrency or snap-start.
+    package var initializationType: String
     package var flush: FlushStrategy
     package var flushTimeoutMs: Int
     package var maxSeries: Int
@@ -46,14 +51,16 @@ package struct Config: Sendable {
     /// Turns the Telemetry API off: flush at the next INVOKE and at SHUTDOWN instead.
     package var telemetry: Bool
     /// The longest wait between retries of a failed flush, in seconds.
-    package var maxBackoffSeconds: Double
+    package var maxBackoff: Duration
     /// Largest push body accepted on the local listener, also after gzip decoding.
     package var maxBodyBytes: Int
 
-    package static let extensionName = "gravel-extension"
+    /// `Lambda-Extension-Name`: the executable's file name, as Lambda requires.
+    package var extensionName: String
 
     /// Reads the configuration. Every problem is reported at once, in one message.
-    package init(environment env: [String: String]) throws(ConfigError) {
+    package init(environment env: [String: String], extensionName: String = ExecutableName.fallback) throws(ConfigError) {
+        self.extensionName = extensionName
         var problems: [String] = []
         func flag(_ name: String, default value: Bool) -> Bool {
             guard let text = env[name]?.lowercased(), !text.isEmpty else { return value }
@@ -97,6 +104,8 @@ package struct Config: Sendable {
         }
 
         functionName = env["AWS_LAMBDA_FUNCTION_NAME"] ?? ""
+        region = env["AWS_REGION"] ?? ""
+        initializationType = (env["AWS_LAMBDA_INITIALIZATION_TYPE"].flatMap { $0.isEmpty ? nil : $0 } ?? "on-demand").lowercased()
         job = env["GRAVEL_JOB"].flatMap { $0.isEmpty ? nil : $0 } ?? functionName
         if job.isEmpty { problems.append("GRAVEL_JOB is empty and AWS_LAMBDA_FUNCTION_NAME is not set") }
 
@@ -108,11 +117,12 @@ package struct Config: Sendable {
             flush = .adaptive
         }
         flushTimeoutMs = integer("GRAVEL_FLUSH_TIMEOUT_MS", default: 1000, range: 1...900_000)
-        maxSeries = integer("GRAVEL_MAX_SERIES", default: 100_000, range: 1...100_000_000)
+        let memoryMB = env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"].flatMap { Int($0) }
+        maxSeries = integer("GRAVEL_MAX_SERIES", default: Self.defaultMaxSeries(memoryMB: memoryMB), range: 1...100_000_000)
         cumulative = flag("GRAVEL_CUMULATIVE", default: false)
         platformMetrics = flag("GRAVEL_PLATFORM_METRICS", default: true)
         telemetry = flag("GRAVEL_TELEMETRY", default: true)
-        maxBackoffSeconds = Double(integer("GRAVEL_RETRY_MAX_BACKOFF_MS", default: 30_000, range: 0...3_600_000)) / 1000
+        maxBackoff = .milliseconds(integer("GRAVEL_RETRY_MAX_BACKOFF_MS", default: 30_000, range: 0...3_600_000))
         maxBodyBytes = integer("GRAVEL_MAX_BODY_BYTES", default: 16 << 20, range: 1024...(1 << 30))
 
         let levelText = (env["GRAVEL_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "info").lowercased()
@@ -143,6 +153,15 @@ package struct ConfigError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Config {
+    /// The buffer bound for a function of this much memory: 80 series per MB (a buffered
+    /// series costs about 250 bytes, so about 2% of the memory), at least 2,000 and at most
+    /// 100,000 (the bound without a memory size). A 128 MB function buffers 10,240 series,
+    /// about 2.5 MB.
+    package static func defaultMaxSeries(memoryMB: Int?) -> Int {
+        guard let memoryMB, memoryMB > 0 else { return 100_000 }
+        return min(100_000, max(2_000, memoryMB * 80))
+    }
+
     /// The log level alone, so logging works before the rest of the configuration is read.
     package static func logLevel(_ env: [String: String]) -> Logger.Level {
         let text = (env["GRAVEL_LOG_LEVEL"] ?? "info").lowercased()

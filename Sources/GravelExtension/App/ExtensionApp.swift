@@ -15,31 +15,45 @@ import Musl
 package final class ExtensionApp {
     let config: Config
     let logger: Logger
-    let clock: Clock
+    let clock: SandboxClock
     let store: BatchStore
     let telemetry: TelemetryListener
     let flusher: Flusher
     let platformGrouping: GroupingKey
+    /// Whether invocation ends are signalled by `platform.runtimeDone`; once one failed to
+    /// come, the extension flushes at each INVOKE instead (lifecycle thread only).
+    var awaitRuntimeDone = false
 
-    package init(config: Config, logger: Logger, clock: Clock = .system) {
+    package init(config: Config, logger: Logger, clock: SandboxClock = .system) {
         self.config = config
         self.logger = logger
         self.clock = clock
-        var platformLabels = [("job", config.job)]
-        if !config.functionName.isEmpty { platformLabels.append(("function_name", config.functionName)) }
-        platformGrouping = GroupingKey(labels: platformLabels.map { (name: $0.0, value: $0.1) })
+        platformGrouping = Self.platformGrouping(config: config, accountId: nil)
         store = BatchStore(maxSeries: config.maxSeries, cumulative: config.cumulative, ownGrouping: platformGrouping)
         telemetry = TelemetryListener(
-            store: store, platform: PlatformMetrics(grouping: platformGrouping), platformMetrics: config.platformMetrics,
-            clock: clock, logger: logger)
+            store: store, platform: PlatformMetrics(grouping: platformGrouping, initializationType: config.initializationType),
+            platformMetrics: config.platformMetrics, clock: clock, logger: logger)
         flusher = Flusher(
-            store: store, policy: FlushPolicy(strategy: config.flush, maxBackoff: config.maxBackoffSeconds, now: clock.monotonic()),
+            store: store, policy: FlushPolicy(strategy: config.flush, maxBackoff: config.maxBackoff, nowMs: clock.wallMs()),
             clock: clock, logger: logger)
+    }
+
+    /// The group of the platform metrics: job, function name, region and account, so that
+    /// same-named functions in two regions or accounts stay apart.
+    static func platformGrouping(config: Config, accountId: String?) -> GroupingKey {
+        var labels = [(name: "job", value: config.job)]
+        if !config.functionName.isEmpty { labels.append((name: "function_name", value: config.functionName)) }
+        if !config.region.isEmpty { labels.append((name: "region", value: config.region)) }
+        if let accountId { labels.append((name: "account_id", value: accountId)) }
+        return GroupingKey(labels: labels)
     }
 
     /// Runs until SHUTDOWN; returns the process exit status.
     package func run() -> Int32 {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One event loop per listener: a slow push from the function never delays the
+        // telemetry deliveries the lifecycle waits for.
+        let pushLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let telemetryLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let api = ExtensionsClient(runtimeAPI: config.runtimeAPI, logger: logger)
 
         // Bind first, so the function can push as soon as its init code runs.
@@ -48,38 +62,52 @@ package final class ExtensionApp {
         var listenError: String? = nil
         do {
             _ = try HTTPServer.bind(
-                host: config.listen.host, port: config.listen.port, group: group, maxBodyBytes: config.maxBodyBytes,
+                host: config.listen.host, port: config.listen.port, group: pushLoop, maxBodyBytes: config.maxBodyBytes,
                 responder: { pushServer.respond(to: $0) })
         } catch {
             listenError = "cannot listen on GRAVEL_LISTEN=\(config.listen.host):\(config.listen.port): \(error)"
         }
 
         do {
-            try api.register(name: Config.extensionName)
+            if let accountId = try api.register(name: config.extensionName) {
+                telemetry.setGrouping(Self.platformGrouping(config: config, accountId: accountId))
+            }
         } catch {
-            logger.critical("registration failed: \(error)")
+            logger.critical("registration failed", metadata: ["error": "\(error)"])
             return 1
         }
-        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")"])
+        logger.debug("registered", metadata: ["identifier": "\(api.identifier ?? "")", "name": "\(config.extensionName)"])
         if let listenError {
-            logger.critical("\(listenError)")
+            logger.critical("cannot listen for pushes", metadata: ["error": "\(listenError)"])
             api.initError(reason: "ListenFailed", message: listenError)
             return 1
         }
 
-        let telemetryOn = config.telemetry && subscribe(api: api, group: group)
+        let telemetryOn = config.telemetry && subscribe(api: api, group: telemetryLoop)
+        awaitRuntimeDone = telemetryOn
         flusher.start { [config, logger] in GatewayClient(config: config, logger: logger) }
-        logger.info("gravel-extension \(GravelVersion.string) ready", metadata: [
+        logger.info("gravel-extension ready", metadata: [
+            "version": "\(GravelVersion.string)",
             "listen": "\(config.listen.host):\(config.listen.port)", "gateway": "\(config.gatewayURL)",
             "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
         ])
 
+        if config.initializationType == "snap-start" {
+            // The snapshot is taken when Init ends, and whatever is buffered then would be
+            // sent by every sandbox restored from it. Init ends only once this extension
+            // calls /event/next, so wait for the function's init code to finish
+            // (platform.initRuntimeDone) and send its pushes now, once.
+            if telemetryOn, !telemetry.signals.wait(until: .now + Self.snapshotInitWait, { $0.runtimeInitDone }) {
+                logger.warning("SnapStart: no platform.initRuntimeDone; pushes made by init code after now would be sent by every restored sandbox")
+            }
+            report(flusher.flush(deadline: .now + .milliseconds(config.flushTimeoutMs)), requestId: "init")
+        }
         while true {
             let event: LambdaEvent
             do {
                 event = try api.next()
             } catch {
-                logger.critical("event/next failed: \(error)")
+                logger.critical("event/next failed", metadata: ["error": "\(error)"])
                 api.exitError(reason: "EventNextFailed", message: error.message)
                 return 1
             }
@@ -100,51 +128,87 @@ package final class ExtensionApp {
         do {
             let channel = try HTTPServer.bind(
                 host: config.telemetryListen.host, port: config.telemetryListen.port, group: group,
-                maxBodyBytes: 4 << 20, responder: { listener.respond(to: $0) })
+                maxBodyBytes: TelemetryListener.maxDeliveryBytes, responder: { listener.respond(to: $0) })
             port = channel.localAddress?.port ?? config.telemetryListen.port
         } catch {
-            logger.warning("cannot listen for telemetry; flushing at the next invoke instead: \(error)")
+            logger.warning("cannot listen for telemetry; flushing at the next invoke instead", metadata: ["error": "\(error)"])
             return false
         }
         do {
             try api.subscribeTelemetry(destination: "http://\(config.telemetryHost):\(port)")
             return true
         } catch {
-            logger.warning("telemetry subscription failed; flushing at the next invoke instead: \(error)")
+            logger.warning("telemetry subscription failed; flushing at the next invoke instead", metadata: ["error": "\(error)"])
             return false
         }
     }
 
+    /// Time kept free before Lambda's deadline for the call to `/event/next`: an extension
+    /// still busy at the deadline times the invocation out, and Lambda resets the sandbox.
+    static let deadlineMargin = Duration.milliseconds(100)
+    /// The longest a SnapStart Init waits for the function's init code before the snapshot.
+    static let snapshotInitWait = Duration.seconds(60)
+
+    /// The end of a flush started now for an invocation due at `deadlineMs`: the flush
+    /// budget, cut short by the invocation's own deadline.
+    func flushDeadline(deadlineMs: Int64) -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        let budgetEnd = now + .milliseconds(config.flushTimeoutMs)
+        guard deadlineMs > 0 else { return budgetEnd }
+        let invocationEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
+        return max(now, min(budgetEnd, invocationEnd))
+    }
+
     func invoke(requestId: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
-        let now = clock.monotonic()
-        flusher.policy.withLock { $0.invocationStarted(at: now) }
-        let budget = Double(config.flushTimeoutMs) / 1000
-        guard telemetryOn else {
-            // Without runtimeDone the previous invocation's pushes are complete now.
-            telemetry.recordInvokeWithoutTelemetry()
-            report(flusher.flushIfDue(budgetSeconds: budget), requestId: requestId)
+        flusher.policy.withLock { [clock] in $0.invocationStarted(atMs: clock.wallMs()) }
+        telemetry.signals.update { $0.lastInvoke = requestId }
+        guard awaitRuntimeDone else {
+            // No runtimeDone to wait for: the previous invocation's pushes are complete now.
+            if !telemetryOn { telemetry.recordInvokeWithoutTelemetry() }
+            report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
             return
         }
-        // Wait for the runtime's answer, but never into the time the flush needs before
-        // Lambda's deadline: a function still running then keeps pushing into the next batch.
-        let remaining = deadlineMs > 0 ? Double(deadlineMs - clock.wallMs()) / 1000 : 900
-        let waitEnd = now + max(0, remaining - budget - 0.05)
-        let done = telemetry.signals.wait(until: waitEnd) { $0.isDone(requestId) }
-        if !done { logger.warning("no platform.runtimeDone before the deadline; flushing anyway", metadata: ["requestId": "\(requestId)"]) }
-        report(flusher.flushIfDue(budgetSeconds: budget), requestId: requestId)
+        // This invocation's pushes are still to come, so ask as if there were data. When the
+        // answer is no, waiting for runtimeDone would only be billed: go back to /next now.
+        guard flusher.isDue(hasData: true) else { return }
+
+        // Wait for the runtime's answer, keeping time for the flush before Lambda's deadline
+        // (the flush budget, or half of what is left when the function's timeout is short).
+        var waitEnd = ContinuousClock.now + .seconds(900)
+        if deadlineMs > 0 {
+            let usableEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
+            let usable = max(.zero, usableEnd - .now)
+            let reserve = min(Duration.milliseconds(config.flushTimeoutMs), usable / 2)
+            waitEnd = usableEnd - reserve
+        }
+        if !telemetry.signals.wait(until: waitEnd, { $0.isDone(requestId) }) {
+            // A runtimeDone that does not come before the deadline will most likely never
+            // come (dropped, or the subscription broke): waiting again at every invocation
+            // would hold each one to its deadline.
+            awaitRuntimeDone = false
+            logger.error(
+                "no platform.runtimeDone before the invocation's deadline (lost telemetry, or the function timed out); flushing at each INVOKE from now on",
+                metadata: ["requestId": "\(requestId)"])
+        }
+        report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
     }
 
     func shutdown(reason: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
-        let now = clock.monotonic()
-        let remaining = deadlineMs > 0 ? Double(deadlineMs - clock.wallMs()) / 1000 : 2
-        let deadline = now + max(0.05, remaining - 0.1)
-        logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\(Int(remaining * 1000))"])
+        let start = ContinuousClock.now
+        let deadline = deadlineMs > 0
+            ? max(start + .milliseconds(50), clock.instant(atWallMs: deadlineMs) - .milliseconds(100))
+            : start + .seconds(2)
+        logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\((deadline - start).milliseconds)"])
         if telemetryOn {
-            // The last invocation's platform.report usually comes only now.
-            let reportWait = now + min(0.3, (deadline - now) / 3)
-            _ = telemetry.signals.wait(until: reportWait) { $0.awaitingReport.isEmpty }
+            // The last invocation's platform.report usually comes only now; after a function
+            // timeout, its runtimeDone too. Both count (lambda_timeouts_total, durations), so
+            // wait for them, keeping at least half of the budget for the flush.
+            let reportWait = start + min(.seconds(1), (deadline - start) / 2)
+            if !telemetry.signals.wait(until: reportWait, { $0.settled }) {
+                logger.warning("shutdown: the last invocation's platform events did not all come")
+            }
         }
-        while clock.monotonic() < deadline {
+        while ContinuousClock.now < deadline {
             switch flusher.flush(deadline: deadline) {
             case .nothing:
                 if flusher.waitIdle(until: deadline), !store.hasPendingData { return }
@@ -159,35 +223,46 @@ package final class ExtensionApp {
             }
         }
         if store.hasPendingData {
-            logger.error("shutdown deadline reached with \(store.pendingEntries) series not delivered")
+            logger.error("shutdown deadline reached with series not delivered", metadata: ["series": "\(store.pendingEntries)"])
         }
     }
 
-    func report(_ result: Flusher.Result?, requestId: String) {
-        guard let result else { return }
-        switch result {
+    func report(_ outcome: FlushOutcome?, requestId: String) {
+        guard let outcome else { return }
+        switch outcome {
         case .delivered, .nothing: break
-        case .busy: logger.info("a previous flush is still running; this batch waits for the next flush point")
-        case .timedOut: logger.warning("flush timeout reached; the sandbox may freeze with the flush in progress")
-        case .failed(let error): logger.debug("flush failed", metadata: ["error": "\(error)", "requestId": "\(requestId)"])
+        case .busy:
+            logger.info("a previous flush is still running; this batch waits for the next flush point", metadata: ["requestId": "\(requestId)"])
+        case .timedOut:
+            logger.warning("flush deadline reached; the sandbox may freeze with the flush in progress", metadata: ["requestId": "\(requestId)"])
+        case .failed(let error):
+            logger.debug("flush failed", metadata: ["error": "\(error)", "requestId": "\(requestId)"])
         }
     }
 }
 
 extension ExtensionApp {
-    /// Reports an unusable configuration to Lambda (`init/error`), so the function's init
-    /// fails with the reason instead of running without its metrics.
-    package static func failInit(environment: [String: String], error: any Error, logger: Logger) -> Int32 {
-        logger.critical("invalid configuration: \(error)")
+    /// Runs without metrics after a configuration error: registers and follows events until
+    /// SHUTDOWN. Reporting `init/error` instead would make Lambda fail every invoke of the
+    /// function over a metrics setting; the error is logged once, loudly, where the
+    /// function's logs show it.
+    package static func runIdle(environment: [String: String], extensionName: String, error: any Error, logger: Logger) -> Int32 {
+        logger.critical("invalid configuration; running without metrics until the function is redeployed", metadata: ["error": "\(error)"])
         guard let runtimeAPI = environment["AWS_LAMBDA_RUNTIME_API"], !runtimeAPI.isEmpty else { return 1 }
         let api = ExtensionsClient(runtimeAPI: runtimeAPI, logger: logger)
         do {
-            try api.register(name: Config.extensionName)
+            try api.register(name: extensionName)
         } catch {
-            logger.critical("registration failed: \(error)")
+            logger.critical("registration failed", metadata: ["error": "\(error)"])
             return 1
         }
-        api.initError(reason: "ConfigError", message: "\(error)")
-        return 1
+        while true {
+            do {
+                if case .shutdown = try api.next() { return 0 }
+            } catch {
+                logger.critical("event/next failed", metadata: ["error": "\(error)"])
+                return 1
+            }
+        }
     }
 }

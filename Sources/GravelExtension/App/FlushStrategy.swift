@@ -2,8 +2,8 @@
 package enum FlushStrategy: Sendable, Equatable, CustomStringConvertible {
     /// Before every freeze.
     case end
-    /// Before a freeze only when the last flush is older than the interval (seconds).
-    case periodic(Double)
+    /// Before a freeze only when the last flush is older than the interval.
+    case periodic(Duration)
     /// `end` while invocations are sparse, `periodic` once they come often.
     case adaptive
 
@@ -15,8 +15,8 @@ package enum FlushStrategy: Sendable, Equatable, CustomStringConvertible {
         case "end" where parts.count == 1: self = .end
         case "adaptive" where parts.count == 1: self = .adaptive
         case "periodic", "periodically":
-            guard parts.count == 2, let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0 else { return nil }
-            self = .periodic(seconds)
+            guard parts.count == 2, let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0, seconds <= 86_400 else { return nil }
+            self = .periodic(.milliseconds(Int64((seconds * 1000).rounded())))
         default: return nil
         }
     }
@@ -24,7 +24,7 @@ package enum FlushStrategy: Sendable, Equatable, CustomStringConvertible {
     package var description: String {
         switch self {
         case .end: "end"
-        case .periodic(let s): "periodic,\(s)"
+        case .periodic(let interval): "periodic,\(interval.seconds)"
         case .adaptive: "adaptive"
         }
     }

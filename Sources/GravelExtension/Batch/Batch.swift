@@ -8,6 +8,9 @@ import Shared
 package struct Batch: Sendable {
     package var groups: [LabelKey: BatchGroup] = [:]
     private var nextSequence = 0
+    /// Set when the batch is first taken for a flush and kept on every retry; each group's
+    /// request sends `<key>-<group sequence>` as its Idempotency-Key.
+    package var idempotencyKey: String?
 
     package init() {}
 
@@ -56,6 +59,21 @@ package struct Batch: Sendable {
             if opA != opB { return opA }
             return a.value.sequence < b.value.sequence
         }.map(\.key)
+    }
+
+    /// A group's Idempotency-Key: unique per sandbox (128 random bits, drawn at flush time,
+    /// so sandboxes restored from one SnapStart snapshot differ) and per batch and group.
+    package func idempotencyKey(for group: BatchGroup) -> String? {
+        idempotencyKey.map { "\($0)-\(group.sequence)" }
+    }
+
+    static func newIdempotencyKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        func hex(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return hex(generator.next()) + hex(generator.next())
     }
 
     private mutating func takeSequence() -> Int {

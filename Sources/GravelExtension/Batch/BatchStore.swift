@@ -5,12 +5,17 @@ import Synchronization
 ///
 /// Pushes come from the local listener's event loop, flushes from the flusher thread. A
 /// flush takes the pending batch out (``take()``); if it fails, ``finish(returning:)``
-/// puts the failed groups back in front of what arrived meanwhile, so the batch keeps
-/// merging while the gateway is away and memory grows with series, not with pushes.
+/// keeps the failed groups, unchanged and with their Idempotency-Key, as the next batch to
+/// send, ahead of what arrived meanwhile: a request the gateway applied but whose answer was
+/// lost (a freeze, a timeout) is then recognised when it comes again, and never counted
+/// twice. Memory stays bounded by series: at most the retried batch and one pending batch.
 package final class BatchStore: Sendable {
-    struct State: Sendable {
+    package struct State: Sendable {
         var pending = Batch()
+        /// The batch being sent, or kept to be sent again after a failure.
         var inflight: Batch? = nil
+        /// Whether ``inflight`` is with the flusher right now.
+        var sending = false
         var converter = CumulativeConverter()
         /// Drops not yet reported to the gateway, by reason.
         var unreportedDrops: [String: Double] = [:]
@@ -18,14 +23,16 @@ package final class BatchStore: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Most entries (series, and pebble observations beyond each series' first) held for
+    /// the gateway, pending and in flight together (`GRAVEL_MAX_SERIES`).
     package let maxSeries: Int
     package let cumulative: Bool
     /// Where the extension's own metrics (drops) go.
     package let ownGrouping: GroupingKey
+    /// The gateway's rules, without its limits: the buffer bound is the extension's own
+    /// business and never refuses a push (see ``push(_:to:method:arrivalMs:convert:)``).
+    private let rules = PushRules(maxSeries: .max, maxGroups: .max)
 
-    /// Names only the gateway writes; it refuses pushes of them.
-    static let reservedName = "push_time_seconds"
-    static let reservedPrefix = "gravel_gateway_"
     static let droppedName = "gravel_extension_dropped_total"
 
     package init(maxSeries: Int, cumulative: Bool, ownGrouping: GroupingKey) {
@@ -36,38 +43,54 @@ package final class BatchStore: Sendable {
 
     // MARK: - Pushes
 
-    /// Validates a parsed push against the batch, as the gateway would, and merges it.
+    /// Checks a parsed push with the gateway's rules against what the gateway will hold
+    /// when the pending and in-flight batches arrive, and merges it.
+    ///
+    /// A push the gateway would refuse is refused here with the same ``PushFailure``, so the
+    /// function sees its bug at once instead of the whole group being dropped at flush time.
+    /// The buffer bound never refuses: past `GRAVEL_MAX_SERIES`, whole groups of the pending
+    /// batch are dropped, oldest first, and counted (reason `buffer_full`).
     ///
     /// - Parameter convert: apply `GRAVEL_CUMULATIVE` conversion (the function's pushes; not
     ///   the extension's own platform metrics, which are deltas already).
     package func push(
         _ push: ParsedPush, to grouping: GroupingKey, method requested: PushMethod, arrivalMs: Int64, convert: Bool = true
-    ) throws(PushRejection) {
-        for family in push.families where family.name == Self.reservedName || family.name.hasPrefix(Self.reservedPrefix) {
-            throw .badRequest("line \(family.line): \(family.name) is written by the gateway itself and cannot be pushed")
-        }
+    ) throws(PushFailure) {
         // Cumulative totals from many sandboxes can only add up as deltas merged into the group;
         // a PUT of one sandbox's deltas would wipe the others'.
         let method: PushMethod = cumulative && convert && requested == .put ? .post : requested
+        let rules = self.rules
         let maxSeries = self.maxSeries
         let cumulative = self.cumulative
-        let result: Result<Void, PushRejection> = state.withLock { state in
-            do throws(PushRejection) {
-                try Self.validate(push, grouping, method, state, maxSeries: maxSeries)
+        let result: Result<Void, PushFailure> = state.withLock { state in
+            do throws(PushFailure) {
+                try rules.validate(push, to: grouping, method: method, in: BatchView(state: state, pushedGroup: grouping.key))
             } catch {
-                if error.kind == .tooManySeries {
-                    let dropped = Double(push.families.reduce(0) { $0 + $1.series.count })
-                    state.unreportedDrops["max_series", default: 0] += dropped
-                    state.droppedTotal["max_series", default: 0] += dropped
-                }
                 return .failure(error)
             }
             var families = push.families
             if cumulative && convert { state.converter.convert(&families, group: grouping.key) }
             state.pending.apply(families, to: grouping, method: method, nowMs: arrivalMs)
+            Self.enforceBound(&state, maxSeries: maxSeries, keeping: grouping.key)
             return .success(())
         }
         try result.get()
+    }
+
+    /// Drops pending groups, oldest first, until the buffer is within `maxSeries`; the group
+    /// just pushed to goes last.
+    static func enforceBound(_ state: inout State, maxSeries: Int, keeping newest: LabelKey) {
+        var held = state.pending.entryCount + (state.inflight?.entryCount ?? 0)
+        guard held > maxSeries else { return }
+        var order = state.pending.groups.sorted { $0.value.sequence < $1.value.sequence }.map(\.key).filter { $0 != newest }
+        order.append(newest)
+        for key in order where held > maxSeries {
+            guard let dropped = state.pending.groups.removeValue(forKey: key) else { continue }
+            held -= dropped.entryCount
+            let count = Double(dropped.entryCount)
+            state.unreportedDrops["buffer_full", default: 0] += count
+            state.droppedTotal["buffer_full", default: 0] += count
+        }
     }
 
     /// Removes a group (DELETE).
@@ -78,84 +101,39 @@ package final class BatchStore: Sendable {
         }
     }
 
-    static func validate(_ push: ParsedPush, _ grouping: GroupingKey, _ method: PushMethod, _ state: State, maxSeries: Int) throws(PushRejection) {
-        let key = grouping.key
-        let samePending = state.pending.groups[key]
-        // What the gateway will hold when this push arrives there: the in-flight batch (unless
-        // a pending PUT or DELETE clears its part of this group), then the pending batch.
-        var others: [BatchGroup] = []
-        var sameGroup: [BatchGroup] = []
-        if let inflight = state.inflight {
-            for (k, group) in inflight.groups {
-                if k == key {
-                    if samePending == nil || samePending!.operation == .merge { sameGroup.append(group) }
-                } else {
-                    others.append(group)
-                }
-            }
-        }
-        for (k, group) in state.pending.groups where k != key { others.append(group) }
-        if let samePending { sameGroup.append(samePending) }
-        if method == .put { sameGroup.removeAll() }
-
-        var added = 0
-        let typed = others + sameGroup
-        for family in push.families {
-            for group in typed {
-                if let type = group.type(of: family.name), type != family.type {
-                    throw .badRequest(
-                        "line \(family.line): \(family.name) is pushed as \(family.type) but this sandbox already pushed it as \(type); "
-                            + "a metric name has one type across the gateway")
-                }
-            }
-            for series in family.series {
-                for group in others where group.holds(family: family.name, key: series.key) {
-                    throw .badRequest(
-                        "line \(series.line): series \(family.name)\(series.key) is already pushed by group \(group.grouping); "
-                            + "two groups cannot expose the same series")
-                }
-                if series.mode.isPebble || !sameGroup.contains(where: { $0.state.families[family.name]?.series[series.key] != nil }) {
-                    added += 1
-                }
-            }
-        }
-        let held = state.pending.entryCount + (state.inflight?.entryCount ?? 0)
-        if added > 0, held + added > maxSeries {
-            throw PushRejection(
-                kind: .tooManySeries,
-                message: "the extension holds \(held) series waiting for the gateway and this push adds \(added), "
-                    + "over GRAVEL_MAX_SERIES=\(maxSeries); the push was dropped")
-        }
-    }
-
     // MARK: - Flushing
 
-    /// Moves the pending batch (with the drop counts so far) in flight; `nil` when there is
-    /// nothing to send or a flush is already in flight.
+    /// The batch to send next: the one kept from a failed flush, else the pending batch
+    /// (with the drop counts so far), which gets its Idempotency-Key now; `nil` when there
+    /// is nothing to send or a flush is already running.
     package func take(nowMs: Int64) -> Batch? {
         state.withLock { state in
-            guard state.inflight == nil else { return nil }
+            guard !state.sending else { return nil }
+            if let retry = state.inflight {
+                state.sending = true
+                return retry
+            }
             if !state.unreportedDrops.isEmpty {
                 let family = Self.droppedFamily(state.unreportedDrops, grouping: ownGrouping)
                 state.pending.apply([family], to: ownGrouping, method: .post, nowMs: nowMs)
                 state.unreportedDrops.removeAll()
             }
             guard !state.pending.isEmpty else { return nil }
-            let batch = state.pending
+            var batch = state.pending
+            batch.idempotencyKey = Batch.newIdempotencyKey()
             state.pending = Batch()
             state.inflight = batch
+            state.sending = true
             return batch
         }
     }
 
-    /// Ends the flush in flight, putting `failed` groups back before the newer pushes.
-    package func finish(returning failed: Batch, nowMs: Int64) {
+    /// Ends the flush in flight; the `failed` groups (with the batch's key) are sent again
+    /// at the next flush, before the newer pushes.
+    package func finish(returning failed: Batch) {
         state.withLock { state in
-            state.inflight = nil
-            guard !failed.isEmpty else { return }
-            var merged = failed
-            merged.append(state.pending, nowMs: nowMs)
-            state.pending = merged
+            state.sending = false
+            state.inflight = failed.isEmpty ? nil : failed
         }
     }
 
@@ -168,12 +146,14 @@ package final class BatchStore: Sendable {
         }
     }
 
+    /// Whether a flush would find something to send (new pushes, drop counts, or a batch
+    /// kept from a failed flush).
     package var hasPendingData: Bool {
-        state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty }
+        state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty || ($0.inflight != nil && !$0.sending) }
     }
 
 
-    package var pendingEntries: Int { state.withLock { $0.pending.entryCount } }
+    package var pendingEntries: Int { state.withLock { $0.pending.entryCount + ($0.inflight?.entryCount ?? 0) } }
 
     package var droppedTotal: [String: Double] { state.withLock { $0.droppedTotal } }
 

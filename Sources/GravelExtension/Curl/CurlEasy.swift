@@ -39,16 +39,20 @@ package struct CurlFailure: Error, Sendable, CustomStringConvertible {
     package var description: String { "\(message) (curl error \(code))" }
 }
 
-/// Credentials and trust for the gateway, applied to every transfer of a handle.
+/// Credentials, trust and proxy use, applied to every transfer of a handle.
 package struct CurlSecurity: Sendable {
     /// Basic auth password; the gateway ignores the user name.
     package var password: String?
-    /// PEM bytes of the trusted CAs; `nil` keeps libcurl's default bundle.
-    package var caBundle: [UInt8]?
+    /// The CAs HTTPS servers are verified against.
+    package var trust: CurlTrust
+    /// Whether proxy variables from the environment (http_proxy, ALL_PROXY, ...) apply.
+    /// The Lambda APIs are local to the sandbox and must never go through a proxy.
+    package var useEnvironmentProxy: Bool
 
-    package init(password: String? = nil, caBundle: [UInt8]? = nil) {
+    package init(password: String? = nil, trust: CurlTrust = .libraryDefault, useEnvironmentProxy: Bool = true) {
         self.password = password
-        self.caBundle = caBundle
+        self.trust = trust
+        self.useEnvironmentProxy = useEnvironmentProxy
     }
 }
 
@@ -126,8 +130,15 @@ package final class CurlEasy {
             _ = gravel_curl_setopt_string(handle, CURLOPT_USERNAME, "gravel")
             _ = gravel_curl_setopt_string(handle, CURLOPT_PASSWORD, password)
         }
-        if let bundle = security.caBundle {
+        switch security.trust {
+        case .libraryDefault: break
+        case .file(let path): _ = gravel_curl_setopt_string(handle, CURLOPT_CAINFO, path)
+        case .pem(let bundle):
             _ = bundle.withUnsafeBytes { gravel_curl_setopt_blob(handle, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+        }
+        if !security.useEnvironmentProxy {
+            // "*" matches every host: libcurl then ignores http_proxy and ALL_PROXY.
+            _ = gravel_curl_setopt_string(handle, CURLOPT_NOPROXY, "*")
         }
 
         let code: CURLcode

@@ -1,43 +1,43 @@
 import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
 import Synchronization
 
-/// Runs flushes on its own thread, so the lifecycle thread can stop waiting at the flush
-/// timeout while libcurl finishes (or fails) in the background.
+/// Runs flushes on a thread of its own, so the lifecycle thread can stop waiting at the
+/// flush deadline while libcurl finishes (or fails) in the background.
 ///
 /// A flush that outlives its wait keeps running; when it ends, its failed groups go back
 /// into the store, and the next flush point finds the flusher idle again.
 package final class Flusher: Sendable {
-    package enum Result: Sendable, Equatable {
-        /// Nothing was pending.
-        case nothing
-        /// A previous flush was still running at the deadline.
-        case busy
-        case delivered
-        /// Some groups failed and were kept for later; some may have been delivered.
-        case failed(String)
-        /// The wait ended at the deadline; the flush goes on in the background.
-        case timedOut
+    /// Where the single flush slot is; the lifecycle thread waits for `.idle`, the flusher
+    /// thread for `.queued`.
+    enum Phase: Equatable {
+        case idle
+        case queued
+        case running
     }
 
     struct Job: Sendable {
         var batch: Batch
-        var deadline: Double
+        var deadline: ContinuousClock.Instant
     }
 
-    struct Shared: Sendable {
+    /// The job handed to the flusher thread and the last flush's outcome.
+    struct Slot: Sendable {
         var job: Job?
-        var busy = false
-        var generation = 0
-        var lastResult: Result = .nothing
+        var lastOutcome: FlushOutcome = .nothing
     }
 
-    private let box = ConditionBox(Shared())
+    private let phase = ConditionLock(value: Phase.idle)
+    private let slot = NIOLockedValueBox(Slot())
+    /// One thread that blocks in libcurl and must never hold an event loop.
+    private let thread = NIOThreadPool(numberOfThreads: 1)
     package let store: BatchStore
     package let policy: Mutex<FlushPolicy>
-    private let clock: Clock
+    private let clock: SandboxClock
     private let logger: Logger
 
-    package init(store: BatchStore, policy: FlushPolicy, clock: Clock, logger: Logger) {
+    package init(store: BatchStore, policy: FlushPolicy, clock: SandboxClock, logger: Logger) {
         self.store = store
         self.policy = Mutex(policy)
         self.clock = clock
@@ -46,65 +46,90 @@ package final class Flusher: Sendable {
 
     /// Starts the flusher thread with a client made on that thread.
     package func start(makeClient: @escaping @Sendable () -> GatewayClient) {
-        ThreadSpawn.detached { [self] in
+        thread.start()
+        thread.submit { [self] _ in
             let client = makeClient()
             while true {
-                _ = box.wait(until: nil) { $0.job != nil }
-                guard let job = box.withLock({ shared -> Job? in
-                    defer { shared.job = nil }
-                    return shared.job
-                }) else { continue }
-                let started = clock.monotonic()
-                let outcome = client.send(job.batch, deadline: job.deadline)
-                store.recordDrop(reason: "rejected", count: outcome.refusedEntries)
-                store.finish(returning: outcome.retry, nowMs: clock.wallMs())
-                let now = clock.monotonic()
-                policy.withLock { $0.finished(success: outcome.success, at: now) }
-                let result: Result = outcome.success ? .delivered : .failed(outcome.lastError ?? "not delivered in time")
-                if outcome.success {
-                    logger.debug("flushed", metadata: [
-                        "groups": "\(outcome.delivered)", "refused": "\(outcome.refused)",
-                        "ms": "\(Int((now - started) * 1000))",
-                    ])
-                } else {
-                    logger.warning("flush failed; the batch is kept and retried", metadata: [
-                        "error": "\(outcome.lastError ?? "out of time")", "kept_groups": "\(outcome.retry.groups.count)",
-                    ])
+                phase.lock(whenValue: .queued)
+                let job = slot.withLockedValue { slot -> Job? in
+                    defer { slot.job = nil }
+                    return slot.job
                 }
-                box.withLock { shared in
-                    shared.busy = false
-                    shared.generation += 1
-                    shared.lastResult = result
-                }
+                phase.unlock(withValue: .running)
+                guard let job else { continue }
+                let outcome = run(job, client: client)
+                slot.withLockedValue { $0.lastOutcome = outcome }
+                phase.lock()
+                phase.unlock(withValue: .idle)
             }
         }
     }
 
-    /// Flushes what is pending and waits for it until `deadline` (monotonic seconds).
-    package func flush(deadline: Double) -> Result {
-        guard box.wait(until: deadline, { !$0.busy }) else { return .busy }
-        guard let batch = store.take(nowMs: clock.wallMs()) else { return .nothing }
-        let now = clock.monotonic()
-        policy.withLock { $0.attempted(at: now) }
-        let generation = box.withLock { shared -> Int in
-            shared.job = Job(batch: batch, deadline: deadline)
-            shared.busy = true
-            return shared.generation
+    /// Sends the job's batch; once it is delivered, what was pushed meanwhile follows if
+    /// time is left. A failed batch goes back to the store unchanged, to be sent again with
+    /// the same Idempotency-Key.
+    private func run(_ job: Job, client: GatewayClient) -> FlushOutcome {
+        let started = ContinuousClock.now
+        var batch = job.batch
+        while true {
+            let sent = client.send(batch, deadline: job.deadline)
+            store.recordDrop(reason: "rejected", count: sent.refusedEntries)
+            store.finish(returning: sent.retry)
+            let nowMs = clock.wallMs()
+            policy.withLock { $0.finished(success: sent.success, atMs: nowMs) }
+            guard sent.success else {
+                logger.warning("flush failed; the batch is kept and retried with the same Idempotency-Key", metadata: [
+                    "error": "\(sent.lastError ?? "out of time")", "kept_groups": "\(sent.retry.groups.count)",
+                ])
+                return .failed(sent.lastError ?? "not delivered in time")
+            }
+            logger.debug("flushed", metadata: [
+                "groups": "\(sent.delivered)", "refused": "\(sent.refused)",
+                "ms": "\((ContinuousClock.now - started).milliseconds)",
+            ])
+            guard ContinuousClock.now < job.deadline, let next = store.take(nowMs: clock.wallMs()) else { return .delivered }
+            batch = next
         }
-        guard box.wait(until: deadline, { $0.generation > generation }) else { return .timedOut }
-        return box.withLock { $0.lastResult }
+    }
+
+    /// Flushes what is pending and waits for it until `deadline`.
+    package func flush(deadline: ContinuousClock.Instant) -> FlushOutcome {
+        guard lockIdle(until: deadline) else { return .busy }
+        guard let batch = store.take(nowMs: clock.wallMs()) else {
+            phase.unlock()
+            return .nothing
+        }
+        let nowMs = clock.wallMs()
+        policy.withLock { $0.attempted(atMs: nowMs) }
+        slot.withLockedValue { $0.job = Job(batch: batch, deadline: deadline) }
+        phase.unlock(withValue: .queued)
+        guard lockIdle(until: deadline) else { return .timedOut }
+        defer { phase.unlock() }
+        return slot.withLockedValue { $0.lastOutcome }
     }
 
     /// Flushes if the policy says so; returns `nil` when it did not try.
-    package func flushIfDue(budgetSeconds: Double) -> Result? {
-        let now = clock.monotonic()
-        let hasData = store.hasPendingData
-        guard policy.withLock({ $0.shouldFlush(now: now, hasData: hasData) }) else { return nil }
-        return flush(deadline: now + budgetSeconds)
+    package func flushIfDue(deadline: ContinuousClock.Instant) -> FlushOutcome? {
+        guard isDue(hasData: store.hasPendingData) else { return nil }
+        return flush(deadline: deadline)
+    }
+
+    /// Whether the policy would flush now, given whether data is pending.
+    package func isDue(hasData: Bool) -> Bool {
+        let nowMs = clock.wallMs()
+        return policy.withLock { $0.shouldFlush(nowMs: nowMs, hasData: hasData) }
     }
 
     /// Waits until no flush is running, or the deadline.
-    package func waitIdle(until deadline: Double) -> Bool {
-        box.wait(until: deadline) { !$0.busy }
+    package func waitIdle(until deadline: ContinuousClock.Instant) -> Bool {
+        guard lockIdle(until: deadline) else { return false }
+        phase.unlock()
+        return true
+    }
+
+    /// Takes the phase lock once the flusher is idle; `false` (lock not held) at the deadline.
+    private func lockIdle(until deadline: ContinuousClock.Instant) -> Bool {
+        let left = deadline - .now
+        return phase.lock(whenValue: .idle, timeoutSeconds: max(0, left.seconds))
     }
 }

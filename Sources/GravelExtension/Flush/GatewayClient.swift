@@ -26,31 +26,35 @@ package final class GatewayClient {
     package init(config: Config, logger: Logger) {
         self.baseURL = config.gatewayURL
         self.logger = logger
-        var security = CurlSecurity(password: config.gatewayPassword)
-        if let extra = config.gatewayCAFile {
-            security.caBundle = Self.caBundle(extraFile: extra, logger: logger)
-        }
-        self.curl = CurlEasy(security: security)
+        // The flush honours http_proxy/https_proxy/ALL_PROXY/NO_PROXY: egress from a VPC
+        // may have to go through one.
+        let trust = config.gatewayURL.lowercased().hasPrefix("https://")
+            ? SystemCABundle.trust(extraFile: config.gatewayCAFile, logger: logger) : .libraryDefault
+        self.curl = CurlEasy(security: CurlSecurity(password: config.gatewayPassword, trust: trust, useEnvironmentProxy: true))
     }
 
-    /// Sends every group in flush order until `deadline` (monotonic seconds).
-    package func send(_ batch: Batch, deadline: Double) -> Outcome {
+    /// Sends every group in flush order until `deadline`.
+    package func send(_ batch: Batch, deadline: ContinuousClock.Instant) -> Outcome {
         var outcome = Outcome()
+        outcome.retry.idempotencyKey = batch.idempotencyKey
         var giveUp = false
         for key in batch.flushOrder() {
             let group = batch.groups[key]!
-            let remainingMs = Int(((deadline - Clock.monotonicNow()) * 1000).rounded(.down))
+            let remainingMs = Int((deadline - .now).milliseconds)
             if giveUp || remainingMs <= 0 {
                 outcome.retry.groups[key] = group
                 continue
             }
             let request = group.request()
             var headers: [String] = []
+            // The gateway applies a request with a key it has seen once only: a retry of a
+            // request whose answer was lost (a freeze, a timeout) is not counted twice.
+            if let key = batch.idempotencyKey(for: group) { headers.append("Idempotency-Key: \(key)") }
             var body: [UInt8]? = nil
             if request.method != .delete {
                 let compressed = Gzip.compress(ByteBuffer(bytes: request.body))
                 body = Array(compressed.readableBytesView)
-                headers = ["Content-Type: text/plain; version=0.0.4; charset=utf-8", "Content-Encoding: gzip"]
+                headers += ["Content-Type: text/plain; version=0.0.4; charset=utf-8", "Content-Encoding: gzip"]
             }
             let result = curl.perform(HTTPClientRequest(
                 method: request.method.rawValue, url: baseURL + request.path, headers: headers, body: body, timeoutMs: max(1, remainingMs)))
@@ -75,29 +79,6 @@ package final class GatewayClient {
             }
         }
         return outcome
-    }
-
-    /// The system's CA bundle followed by the extra file, as one PEM blob: libcurl takes one
-    /// bundle, and the gateway's own CA must not replace the public ones.
-    static func caBundle(extraFile: String, logger: Logger) -> [UInt8]? {
-        guard let extra = FileBytes.read(extraFile) else {
-            logger.error("GRAVEL_GATEWAY_CA_FILE \(extraFile) cannot be read; using the system CAs only")
-            return nil
-        }
-        let systemBundles = [
-            "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
-            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
-        ]
-        var bundle: [UInt8] = []
-        for path in systemBundles {
-            if let bytes = FileBytes.read(path) {
-                bundle = bytes
-                break
-            }
-        }
-        if !bundle.isEmpty, bundle.last != 0x0A { bundle.append(0x0A) }
-        bundle.append(contentsOf: extra)
-        return bundle
     }
 }
 

@@ -3,7 +3,7 @@ import NIOHTTP1
 import NIOPosix
 
 /// A request as the extension's listeners see it: head and the whole body.
-package struct HTTPRequest: Sendable {
+package struct LocalRequest: Sendable {
     package var method: HTTPMethod
     package var uri: String
     package var headers: HTTPHeaders
@@ -22,7 +22,7 @@ package struct HTTPRequest: Sendable {
     }
 }
 
-package struct HTTPResponse: Sendable {
+package struct LocalResponse: Sendable {
     package var status: HTTPResponseStatus
     package var body: String
     package var headers: [(String, String)] = []
@@ -35,13 +35,13 @@ package struct HTTPResponse: Sendable {
 }
 
 /// Answers one request synchronously, on the event loop: both listeners answer in microseconds.
-package typealias HTTPResponder = @Sendable (HTTPRequest) -> HTTPResponse
+package typealias LocalResponder = @Sendable (LocalRequest) -> LocalResponse
 
 /// A small HTTP/1.1 server on SwiftNIO: the local push API and the Telemetry API listener.
 package enum HTTPServer {
     /// Binds and starts serving; the returned channel's `localAddress` has the real port.
     package static func bind(
-        host: String, port: Int, group: any EventLoopGroup, maxBodyBytes: Int, responder: @escaping HTTPResponder
+        host: String, port: Int, group: any EventLoopGroup, maxBodyBytes: Int, responder: @escaping LocalResponder
     ) throws -> any Channel {
         try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -64,12 +64,12 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let maxBodyBytes: Int
-    private let responder: HTTPResponder
+    private let responder: LocalResponder
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
 
-    init(maxBodyBytes: Int, responder: @escaping HTTPResponder) {
+    init(maxBodyBytes: Int, responder: @escaping LocalResponder) {
         self.maxBodyBytes = maxBodyBytes
         self.responder = responder
     }
@@ -89,17 +89,17 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let response: HTTPResponse
+            let response: LocalResponse
             if tooLarge {
-                response = HTTPResponse(status: .payloadTooLarge, body: "the body is larger than \(maxBodyBytes) bytes (GRAVEL_MAX_BODY_BYTES)\n")
+                response = LocalResponse(status: .payloadTooLarge, body: "the body is larger than \(maxBodyBytes) bytes (GRAVEL_MAX_BODY_BYTES)\n")
             } else {
-                response = responder(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body))
+                response = responder(LocalRequest(method: head.method, uri: head.uri, headers: head.headers, body: body))
             }
             write(response, for: head, context: context, close: tooLarge)
         }
     }
 
-    private func write(_ response: HTTPResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Bool) {
+    private func write(_ response: LocalResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Bool) {
         let keepAlive = request.isKeepAlive && !close
         var headers = HTTPHeaders()
         let bytes = response.body.utf8.count

@@ -4,15 +4,15 @@ import NIOHTTP1
 import Shared
 
 /// The local push API on `GRAVEL_LISTEN`: the gateway's push routes, answered as soon as
-/// the body is parsed and merged into the batch.
+/// the body is parsed, checked with the gateway's rules and merged into the batch.
 package struct PushServer: Sendable {
     package let store: BatchStore
     package let defaultJob: String
     package let maxBodyBytes: Int
-    package let clock: Clock
+    package let clock: SandboxClock
     package let logger: Logger
 
-    package init(store: BatchStore, defaultJob: String, maxBodyBytes: Int, clock: Clock, logger: Logger) {
+    package init(store: BatchStore, defaultJob: String, maxBodyBytes: Int, clock: SandboxClock, logger: Logger) {
         self.store = store
         self.defaultJob = defaultJob
         self.maxBodyBytes = maxBodyBytes
@@ -20,65 +20,57 @@ package struct PushServer: Sendable {
         self.logger = logger
     }
 
-    package func respond(to request: HTTPRequest) -> HTTPResponse {
+    package func respond(to request: LocalRequest) -> LocalResponse {
         let path = request.path
-        switch path {
-        case "/-/healthy", "/-/ready":
-            guard request.method == .GET || request.method == .HEAD else { return methodNotAllowed("GET") }
-            return HTTPResponse(status: .ok, body: "OK\n")
-        default:
-            guard path == "/metrics" || path.hasPrefix("/metrics/") else {
-                return HTTPResponse(status: .notFound, body: "not found: \(path); push to /metrics or /metrics/job/<job>\n")
+        if path == "/-/healthy" || path == "/-/ready" {
+            guard request.method == .GET || request.method == .HEAD else {
+                return LocalResponse(status: .methodNotAllowed, body: "method not allowed; use GET\n", headers: [("Allow", "GET")])
             }
-            switch request.method {
-            case .POST: return push(request, method: .post)
-            case .PUT: return push(request, method: .put)
-            case .DELETE: return delete(request)
-            default: return methodNotAllowed("POST, PUT, DELETE")
+            return LocalResponse(status: .ok, body: "OK\n")
+        }
+        do throws(PushFailure) {
+            let route = try PushRoute(method: request.method.rawValue, path: path, defaultJob: defaultJob)
+            switch route.method {
+            case .post, .put:
+                let push = try PushBody.parse(
+                    request.body, contentEncoding: request.headers.first(name: "Content-Encoding"),
+                    contentType: request.headers.first(name: "Content-Type"), grouping: route.grouping,
+                    limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES")
+                try store.push(push, to: route.grouping, method: route.method, arrivalMs: clock.wallMs())
+                logger.trace("push merged", metadata: [
+                    "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)",
+                    "families": "\(push.families.count)",
+                ])
+                return LocalResponse(status: .ok)
+            case .delete:
+                store.delete(route.grouping)
+                return LocalResponse(status: .accepted)
             }
+        } catch {
+            return refuse(error, request)
         }
     }
 
-    func push(_ request: HTTPRequest, method: PushMethod) -> HTTPResponse {
-        let grouping: GroupingKey
-        do {
-            grouping = try GroupingKey(path: request.path, defaultJob: defaultJob)
-        } catch {
-            return reject(400, error.message, request)
-        }
-        let push: ParsedPush
-        do {
-            push = try PushBody.parse(
-                request.body, contentEncoding: request.headers.first(name: "Content-Encoding"),
-                contentType: request.headers.first(name: "Content-Type"), grouping: grouping,
-                limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES")
-        } catch {
-            return reject(error.status, error.message, request)
-        }
-        do {
-            try store.push(push, to: grouping, method: method, arrivalMs: clock.wallMs())
-        } catch {
-            return reject(error.status, error.message, request)
-        }
-        logger.trace("push merged", metadata: ["method": "\(method.rawValue)", "group": "\(grouping)", "families": "\(push.families.count)"])
-        return HTTPResponse(status: .ok)
+    func refuse(_ failure: PushFailure, _ request: LocalRequest) -> LocalResponse {
+        let status = Self.status(of: failure.code)
+        logger.info("push refused", metadata: [
+            "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.path))",
+            "reason": "\(failure.message)",
+        ])
+        let headers = failure.code == .methodNotAllowed ? [("Allow", PushRoute.allowedMethods)] : []
+        return LocalResponse(status: status, body: failure.message + "\n", headers: headers)
     }
 
-    func delete(_ request: HTTPRequest) -> HTTPResponse {
-        do {
-            store.delete(try GroupingKey(path: request.path, defaultJob: defaultJob))
-        } catch {
-            return reject(400, error.message, request)
+    /// The same statuses as the gateway's, so a function tested against the extension
+    /// behaves the same against the gateway. (The extension's own limits never refuse.)
+    static func status(of code: PushFailure.Code) -> HTTPResponseStatus {
+        switch code {
+        case .badPath, .badBody, .reservedName, .conflict: .badRequest
+        case .unsupportedEncoding: .unsupportedMediaType
+        case .bodyTooLarge: .payloadTooLarge
+        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableEntity
+        case .methodNotAllowed: .methodNotAllowed
+        case .notFound: .notFound
         }
-        return HTTPResponse(status: .ok)
-    }
-
-    func reject(_ status: Int, _ message: String, _ request: HTTPRequest) -> HTTPResponse {
-        logger.info("push rejected", metadata: ["status": "\(status)", "path": "\(request.path)", "reason": "\(message)"])
-        return HTTPResponse(status: HTTPResponseStatus(statusCode: status), body: message + "\n")
-    }
-
-    func methodNotAllowed(_ allowed: String) -> HTTPResponse {
-        HTTPResponse(status: .methodNotAllowed, body: "method not allowed; use \(allowed)\n", headers: [("Allow", allowed)])
     }
 }

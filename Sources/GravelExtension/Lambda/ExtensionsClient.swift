@@ -12,7 +12,7 @@ package final class ExtensionsClient {
 
     package init(runtimeAPI: String, logger: Logger) {
         self.base = "http://\(runtimeAPI)"
-        self.curl = CurlEasy()
+        self.curl = CurlEasy(security: CurlSecurity(useEnvironmentProxy: false))
         self.logger = logger
     }
 
@@ -20,11 +20,13 @@ package final class ExtensionsClient {
         identifier.map { ["Lambda-Extension-Identifier: \($0)"] } ?? []
     }
 
-    /// `POST /2020-01-01/extension/register` for INVOKE and SHUTDOWN.
-    package func register(name: String) throws(LambdaAPIError) {
+    /// `POST /2020-01-01/extension/register` for INVOKE and SHUTDOWN; returns the account
+    /// id, which Lambda gives to extensions that accept the `accountId` feature.
+    @discardableResult
+    package func register(name: String) throws(LambdaAPIError) -> String? {
         let response = try call(HTTPClientRequest(
             method: "POST", url: base + "/2020-01-01/extension/register",
-            headers: ["Lambda-Extension-Name: \(name)", "Content-Type: application/json"],
+            headers: ["Lambda-Extension-Name: \(name)", "Lambda-Extension-Accept-Feature: accountId", "Content-Type: application/json"],
             body: Array(#"{"events":["INVOKE","SHUTDOWN"]}"#.utf8), timeoutMs: 10_000))
         guard response.status == 200 else {
             throw LambdaAPIError("register answered \(response.status): \(response.text)")
@@ -33,6 +35,7 @@ package final class ExtensionsClient {
             throw LambdaAPIError("register answered without a Lambda-Extension-Identifier header")
         }
         identifier = id
+        return (try? JSONValue.parse(response.body))?["accountId"]?.string.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// `PUT /2022-07-01/telemetry`: platform events, buffered 25 ms, to our listener.
@@ -78,10 +81,12 @@ package final class ExtensionsClient {
                 headers: identifierHeader + ["Lambda-Extension-Function-Error-Type: Extension.\(reason)", "Content-Type: application/json"],
                 body: Array(body.utf8), timeoutMs: 2_000))
             if response.status != 202, response.status != 200 {
-                logger.warning("\(path) answered \(response.status): \(response.text)")
+                logger.warning("the Extensions API refused a report", metadata: [
+                    "call": "\(path)", "status": "\(response.status)", "answer": "\(response.text)",
+                ])
             }
         } catch {
-            logger.warning("could not report \(path): \(error)")
+            logger.warning("could not report to the Extensions API", metadata: ["call": "\(path)", "error": "\(error)"])
         }
     }
 

@@ -6,20 +6,33 @@ import Shared
 /// invocation's flush), or at `platform.report` when no runtimeDone came (a timeout).
 /// Durations, billing and memory come from `platform.report`, which often arrives during
 /// the next invocation; they simply join whichever batch is open then.
+///
+/// Cold starts and init durations carry `initialization_type`: `on-demand` inits are cold
+/// starts; `provisioned-concurrency` inits happen ahead of any request and are not; with
+/// SnapStart the init ran once, when the version was published, and what it counted would
+/// be in every sandbox restored from the snapshot, so only the restore counts
+/// (`platform.restoreStart`, and `lambda_restore_duration_seconds` from restoreReport).
 package struct PlatformMetrics: Sendable {
-    package let grouping: GroupingKey
+    package var grouping: GroupingKey
     private var coldStartCounted = false
     private var initDurationRecorded = false
+    private var restoreRecorded = false
+    /// From the telemetry's init events; `defaultInitializationType` until one arrives.
     private var initializationType: String?
+    /// AWS_LAMBDA_INITIALIZATION_TYPE, for the label before (or without) init events.
+    private let defaultInitializationType: String
     /// Requests whose outcome was counted, most recent last (bounded).
     private var counted: [String] = []
 
     static let durationBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900]
     static let initBounds: [Double] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    package init(grouping: GroupingKey) {
+    package init(grouping: GroupingKey, initializationType: String = "on-demand") {
         self.grouping = grouping
+        self.defaultInitializationType = initializationType.isEmpty ? "on-demand" : initializationType
     }
+
+    private var currentInitializationType: String { initializationType ?? defaultInitializationType }
 
     /// The families one event adds; empty when it adds nothing.
     package mutating func families(for event: TelemetryEvent, nowMs: Int64) -> [ParsedFamily] {
@@ -28,14 +41,16 @@ package struct PlatformMetrics: Sendable {
         case .initStart(let type, let phase):
             guard phase == nil || phase == "init" else { break }
             if let type { initializationType = type }
-            if type == "on-demand", !coldStartCounted {
+            if currentInitializationType == "on-demand", !coldStartCounted {
                 coldStartCounted = true
                 out.append(coldStarts(1))
             }
         case .initReport(let type, let phase, let durationMs):
             guard phase == nil || phase == "init" else { break }
             if let type, initializationType == nil { initializationType = type }
-            if type == "on-demand", !coldStartCounted {
+            // The snapshot's init: recorded by no restored sandbox (see the type's comment).
+            guard currentInitializationType != "snap-start" else { break }
+            if currentInitializationType == "on-demand", !coldStartCounted {
                 coldStartCounted = true
                 out.append(coldStarts(1))
             }
@@ -43,7 +58,25 @@ package struct PlatformMetrics: Sendable {
                 initDurationRecorded = true
                 out.append(initDuration(durationMs / 1000))
             }
-        case .start:
+        case .restoreStart:
+            initializationType = "snap-start"
+            if !coldStartCounted {
+                coldStartCounted = true
+                out.append(coldStarts(1))
+            }
+        case .restoreReport(let durationMs):
+            initializationType = "snap-start"
+            if !coldStartCounted {
+                coldStartCounted = true
+                out.append(coldStarts(1))
+            }
+            if let durationMs, !restoreRecorded {
+                restoreRecorded = true
+                out.append(histogram(
+                    "lambda_restore_duration_seconds", "SnapStart restore duration, as platform.restoreReport gives it.",
+                    Self.initBounds, durationMs / 1000))
+            }
+        case .start, .initRuntimeDone:
             break
         case .runtimeDone(let requestId, let status):
             out += outcome(requestId: requestId, status: status)
@@ -62,7 +95,7 @@ package struct PlatformMetrics: Sendable {
                     series: [ParsedSeries(key: grouping.key, mode: .pebble(PebbleSpec(aggregation: .max, windowSeconds: 300)),
                                           value: .scalar(mb * 1_048_576), timestampMs: nowMs)]))
             }
-            if let ms = report.initDurationMs, !initDurationRecorded {
+            if let ms = report.initDurationMs, !initDurationRecorded, currentInitializationType != "snap-start" {
                 initDurationRecorded = true
                 out.append(initDuration(ms / 1000))
             }
@@ -94,7 +127,7 @@ package struct PlatformMetrics: Sendable {
         ]
         // No init event came (some emulators send none): this process is a fresh sandbox.
         var coldStart = 0.0
-        if !coldStartCounted, initializationType == nil {
+        if !coldStartCounted, initializationType == nil, defaultInitializationType == "on-demand" {
             coldStartCounted = true
             coldStart = 1
         }
@@ -103,22 +136,29 @@ package struct PlatformMetrics: Sendable {
     }
 
     private func coldStarts(_ count: Double) -> ParsedFamily {
-        counter("lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits).", count)
+        counter(
+            "lambda_cold_starts_total", "Sandboxes started to serve a request (on-demand inits and SnapStart restores).", count,
+            key: typedKey)
     }
 
     private func initDuration(_ seconds: Double) -> ParsedFamily {
-        histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, seconds)
+        histogram("lambda_init_duration_seconds", "Init phase duration.", Self.initBounds, seconds, key: typedKey)
     }
 
-    private func counter(_ name: String, _ help: String, _ value: Double) -> ParsedFamily {
-        ParsedFamily(name: name, type: .counter, help: help, series: [ParsedSeries(key: grouping.key, mode: .aggregate, value: .scalar(value))])
+    /// The grouping's labels plus `initialization_type`.
+    private var typedKey: LabelKey {
+        LabelKey(labels: grouping.labels.map { ($0.name, $0.value) } + [("initialization_type", currentInitializationType)])
     }
 
-    private func histogram(_ name: String, _ help: String, _ bounds: [Double], _ value: Double) -> ParsedFamily {
+    private func counter(_ name: String, _ help: String, _ value: Double, key: LabelKey? = nil) -> ParsedFamily {
+        ParsedFamily(name: name, type: .counter, help: help, series: [ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .scalar(value))])
+    }
+
+    private func histogram(_ name: String, _ help: String, _ bounds: [Double], _ value: Double, key: LabelKey? = nil) -> ParsedFamily {
         var buckets = bounds.map { Bucket(upperBound: $0, count: value <= $0 ? 1 : 0) }
         buckets.append(Bucket(upperBound: .infinity, count: 1))
         return ParsedFamily(
             name: name, type: .histogram, help: help,
-            series: [ParsedSeries(key: grouping.key, mode: .aggregate, value: .histogram(HistogramValue(buckets: buckets, sum: value)))])
+            series: [ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .histogram(HistogramValue(buckets: buckets, sum: value)))])
     }
 }

@@ -2,9 +2,14 @@
 package enum TelemetryEvent: Sendable, Equatable {
     case initStart(initializationType: String?, phase: String?)
     case initReport(initializationType: String?, phase: String?, durationMs: Double?)
+    /// The runtime finished its Init (the function's init code has run).
+    case initRuntimeDone
     case start(requestId: String)
     case runtimeDone(requestId: String, status: String)
     case report(Report)
+    /// SnapStart: a sandbox is being restored from the snapshot (its cold start).
+    case restoreStart
+    case restoreReport(durationMs: Double?)
 
     package struct Report: Sendable, Equatable {
         package var requestId: String
@@ -43,6 +48,8 @@ package enum TelemetryEvent: Sendable, Equatable {
             self = .initReport(
                 initializationType: record["initializationType"]?.string, phase: record["phase"]?.string,
                 durationMs: metrics["durationMs"]?.number)
+        case "platform.initRuntimeDone":
+            self = .initRuntimeDone
         case "platform.start":
             guard let id = record["requestId"]?.string else { return nil }
             self = .start(requestId: id)
@@ -55,6 +62,10 @@ package enum TelemetryEvent: Sendable, Equatable {
                 requestId: id, status: record["status"]?.string ?? "success",
                 durationMs: metrics["durationMs"]?.number, billedDurationMs: metrics["billedDurationMs"]?.number,
                 maxMemoryUsedMB: metrics["maxMemoryUsedMB"]?.number, initDurationMs: metrics["initDurationMs"]?.number))
+        case "platform.restoreStart":
+            self = .restoreStart
+        case "platform.restoreReport":
+            self = .restoreReport(durationMs: metrics["durationMs"]?.number)
         default:
             return nil
         }

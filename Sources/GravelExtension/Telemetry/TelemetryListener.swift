@@ -10,24 +10,38 @@ package struct TelemetrySignals: Sendable {
     package var runtimeDone: [String] = []
     /// Request ids whose runtimeDone came but whose `platform.report` has not.
     package var awaitingReport: Set<String> = []
+    /// The request id of the latest INVOKE.
+    package var lastInvoke: String?
+    /// `platform.initRuntimeDone` came: the function's init code has run.
+    package var runtimeInitDone = false
 
     package init() {}
 
     package func isDone(_ requestId: String) -> Bool { runtimeDone.contains(requestId) }
+
+    /// Whether every invocation so far is fully reported: the latest one's runtimeDone came
+    /// (after a function timeout it may come only during SHUTDOWN), and every report.
+    package var settled: Bool { (lastInvoke.map(isDone) ?? true) && awaitingReport.isEmpty }
 }
 
 /// The Telemetry API destination: receives platform events, signals invocation ends, and
 /// feeds platform metrics into the batch.
 package final class TelemetryListener: Sendable {
-    package let signals: ConditionBox<TelemetrySignals>
+    package let signals: WatchedValue<TelemetrySignals>
     private let platform: Mutex<PlatformMetrics>
     private let store: BatchStore
     private let platformMetrics: Bool
-    private let clock: Clock
+    private let clock: SandboxClock
     private let logger: Logger
 
-    package init(store: BatchStore, platform: PlatformMetrics, platformMetrics: Bool, clock: Clock, logger: Logger) {
-        self.signals = ConditionBox(TelemetrySignals())
+    /// The largest delivery accepted: Lambda sends at most `maxBytes` (1 MiB at most) of
+    /// events per delivery; anything larger is not Lambda's.
+    package static let maxDeliveryBytes = 2 << 20
+    /// Request ids remembered for the lifecycle; forged deliveries cannot grow these sets.
+    static let rememberedRequests = 64
+
+    package init(store: BatchStore, platform: PlatformMetrics, platformMetrics: Bool, clock: SandboxClock, logger: Logger) {
+        self.signals = WatchedValue(TelemetrySignals())
         self.platform = Mutex(platform)
         self.store = store
         self.platformMetrics = platformMetrics
@@ -35,17 +49,17 @@ package final class TelemetryListener: Sendable {
         self.logger = logger
     }
 
-    package func respond(to request: HTTPRequest) -> HTTPResponse {
-        guard request.method == .POST else { return HTTPResponse(status: .methodNotAllowed, headers: [("Allow", "POST")]) }
+    package func respond(to request: LocalRequest) -> LocalResponse {
+        guard request.method == .POST else { return LocalResponse(status: .methodNotAllowed, headers: [("Allow", "POST")]) }
         let events: [TelemetryEvent]
         do {
             events = try TelemetryEvent.parseBatch(request.body.readableBytesView)
         } catch {
-            logger.warning("unreadable telemetry delivery: \(error)")
-            return HTTPResponse(status: .badRequest, body: "\(error)\n")
+            logger.warning("unreadable telemetry delivery", metadata: ["error": "\(error)"])
+            return LocalResponse(status: .badRequest, body: "\(error)\n")
         }
         handle(events)
-        return HTTPResponse(status: .ok)
+        return LocalResponse(status: .ok)
     }
 
     /// Applies events in delivery order.
@@ -55,17 +69,24 @@ package final class TelemetryListener: Sendable {
             if platformMetrics { record(event) }
             switch event {
             case .runtimeDone(let requestId, _):
-                signals.withLock { signals in
+                signals.update { signals in
                     signals.runtimeDone.append(requestId)
-                    if signals.runtimeDone.count > 64 { signals.runtimeDone.removeFirst() }
-                    signals.awaitingReport.insert(requestId)
+                    if signals.runtimeDone.count > Self.rememberedRequests { signals.runtimeDone.removeFirst() }
+                    if signals.awaitingReport.count < Self.rememberedRequests { signals.awaitingReport.insert(requestId) }
                 }
             case .report(let report):
-                signals.withLock { _ = $0.awaitingReport.remove(report.requestId) }
+                signals.update { _ = $0.awaitingReport.remove(report.requestId) }
+            case .initRuntimeDone:
+                signals.update { $0.runtimeInitDone = true }
             default:
                 break
             }
         }
+    }
+
+    /// The platform metrics' group, once registration told the account id.
+    package func setGrouping(_ grouping: GroupingKey) {
+        platform.withLock { $0.grouping = grouping }
     }
 
     /// Counts an invocation from the Extensions API alone (no telemetry subscription).
@@ -87,7 +108,7 @@ package final class TelemetryListener: Sendable {
         do {
             try store.push(ParsedPush(families: families), to: grouping, method: .post, arrivalMs: clock.wallMs(), convert: false)
         } catch {
-            logger.warning("platform metrics dropped: \(error)")
+            logger.warning("platform metrics dropped", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -9,7 +9,7 @@ import Synchronization
 /// A hand-written responder instead of a router: there are five routes, and the push
 /// routes take any number of path segments.
 struct GatewayResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = GatewayRequestContext
 
     let store: MetricStore
     let metrics: GatewayMetrics
@@ -21,6 +21,10 @@ struct GatewayResponder: HTTPResponder {
     var authenticator: Authenticator? = nil
     /// `--protect-scrape`: the scrape needs credentials too.
     var protectScrape = false
+    /// `--enable-openmetrics`: serve OpenMetrics to scrapers that prefer it.
+    var openMetrics = false
+    /// The page at `/` and the Pushgateway's JSON API.
+    var webSettings = WebSettings()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
@@ -32,100 +36,117 @@ struct GatewayResponder: HTTPResponder {
         case "/metrics" where request.method == .get || request.method == .head:
             if protectScrape, let denied = await authenticate(request, context) { return denied }
             return scrape(request)
+        case "/", "/api/v1/metrics", "/api/v1/status", "/api/v1/admin/wipe":
+            return await respondWeb(request, context: context)
         default:
-            guard path == "/metrics" || path.hasPrefix("/metrics/") else {
-                return text(.notFound, "not found: \(path); push to /metrics/job/<job>, scrape GET /metrics")
-            }
             // Before the body is read: an unauthenticated client gets nothing parsed.
-            if let denied = await authenticate(request, context) { return denied }
-            switch request.method {
-            case .post: return try await push(request, context: context, method: .post)
-            case .put: return try await push(request, context: context, method: .put)
-            case .delete: return delete(request, context: context)
-            default: return methodNotAllowed("POST, PUT, DELETE")
+            if PushRoute.isPushPath(path), let denied = await authenticate(request, context) { return denied }
+            let route: PushRoute
+            do {
+                route = try PushRoute(method: request.method.rawValue, path: path)
+            } catch {
+                return refuse(error, request, context)
+            }
+            switch route.method {
+            case .post, .put: return try await push(request, route, context: context)
+            case .delete: return delete(route, context: context)
             }
         }
     }
 
     // MARK: - Push
 
-    func push(_ request: Request, context: Context, method: MetricStore.Method) async throws -> Response {
-        let grouping: GroupingKey
-        do {
-            grouping = try GroupingKey(path: request.uri.path)
-        } catch {
-            return reject(.badRequest, error.message, request, context)
-        }
+    func push(_ request: Request, _ route: PushRoute, context: Context) async throws -> Response {
         var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
         } catch let error where error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
             // collect(upTo:) throws the first when the body streams past the limit, the
             // second when Content-Length announces it.
-            return reject(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)", request, context)
+            return refuse(
+                PushFailure(.bodyTooLarge, "the body is larger than \(maxBodyBytes) bytes (--max-body-bytes)"), request, context,
+                group: route.grouping)
         }
         metrics.bytesReceived.add(body.readableBytes, ordering: .relaxed)
-        let push: ParsedPush
-        do {
-            push = try PushBody.parse(
+        do throws(PushFailure) {
+            let push = try PushBody.parse(
                 body, contentEncoding: request.headers[.contentEncoding], contentType: request.headers[.contentType],
-                grouping: grouping, limit: maxBodyBytes, limitName: "--max-body-bytes", limits: parseLimits)
+                grouping: route.grouping, limit: maxBodyBytes, limitName: "--max-body-bytes", limits: parseLimits)
+            try store.push(push, to: route.grouping, method: route.method, now: clock())
+            metrics.pushesAccepted.add(1, ordering: .relaxed)
+            metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
+            context.logger.debug("push accepted", metadata: [
+                "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)", "families": "\(push.families.count)",
+            ])
+            return Response(status: .ok)
         } catch {
-            return reject(HTTPResponse.Status(code: error.status), error.message, request, context)
+            return refuse(error, request, context, group: route.grouping)
         }
-        do {
-            try store.push(push, to: grouping, method: method, now: clock())
-        } catch {
-            let status: HTTPResponse.Status = error.kind == .badRequest ? .badRequest : .unprocessableContent
-            return reject(status, error.message, request, context)
-        }
-        metrics.pushesAccepted.add(1, ordering: .relaxed)
-        metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
-        context.logger.debug("push accepted", metadata: [
-            "method": "\(request.method)", "group": "\(grouping)", "families": "\(push.families.count)",
-        ])
-        return Response(status: .ok)
     }
 
-    func delete(_ request: Request, context: Context) -> Response {
-        let grouping: GroupingKey
-        do {
-            grouping = try GroupingKey(path: request.uri.path)
-        } catch {
-            return reject(.badRequest, error.message, request, context)
-        }
-        store.delete(grouping)
+    func delete(_ route: PushRoute, context: Context) -> Response {
+        store.delete(route.grouping)
         metrics.deletes.add(1, ordering: .relaxed)
-        context.logger.debug("group deleted", metadata: ["group": "\(grouping)"])
-        return Response(status: .ok)
+        context.logger.debug("group deleted", metadata: ["group": "\(route.grouping.displayName)"])
+        // 202 as the Pushgateway: Go's client_golang treats anything else as a failed Delete().
+        return Response(status: .accepted)
     }
 
     // MARK: - Scrape
 
+    /// Streams the exposition of a consistent snapshot: rendered in chunks of about
+    /// ``scrapeChunkBytes`` into one reused buffer, gzipped chunk by chunk when the scraper
+    /// accepts it, so concurrent scrapes of a large store add little memory.
     func scrape(_ request: Request) -> Response {
         metrics.scrapes.add(1, ordering: .relaxed)
-        let format: ExpositionFormat = Self.wantsOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
-        let snapshot = store.snapshot()
-        var writer = ExpositionWriter(format: format, capacity: 1 << 16)
-        snapshot.render(into: &writer, now: clock())
-        metrics.render(
-            into: &writer, series: store.seriesCount, groups: snapshot.groups.count,
-            staleObservations: store.staleObservations.load(ordering: .relaxed))
-        writer.finish()
-        var body = ByteBuffer(bytes: writer.bytes)
-        var headers: HTTPFields = [.contentType: writer.contentType]
-        if Gzip.accepts(request.headers[.acceptEncoding]) {
-            body = Gzip.compress(body)
-            headers[.contentEncoding] = "gzip"
-        }
-        headers[.contentLength] = String(body.readableBytes)
+        let format: ExpositionFormat = openMetrics && Self.prefersOpenMetrics(request.headers[.accept]) ? .openMetrics : .text
+        let gzip = Gzip.accepts(request.headers[.acceptEncoding])
+        var headers: HTTPFields = [.contentType: ExpositionWriter(format: format, capacity: 0).contentType]
+        if gzip { headers[.contentEncoding] = "gzip" }
         if request.method == .head { return Response(status: .ok, headers: headers) }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        let snapshot = store.snapshot()
+        let seriesCount = store.seriesCount
+        let stale = store.staleObservations.load(ordering: .relaxed)
+        let now = clock()
+        let metrics = self.metrics
+        let body = ResponseBody { writer in
+            var cursor = ScrapeCursor(snapshot, now: now)
+            var out = ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
+            out.addsEmptyInstance = true
+            let stream = gzip ? Gzip.Stream() : nil
+            var more = true
+            while more {
+                more = cursor.render(into: &out, atLeast: Self.scrapeChunkBytes)
+                if !more {
+                    // The gateway's own metrics are the node's, not a group's: Prometheus
+                    // attaches the scraped node's instance to them.
+                    out.addsEmptyInstance = false
+                    metrics.render(
+                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                        pushedFamily: snapshot.holdsFamily(named:))
+                    out.finish()
+                }
+                var chunk = ByteBuffer(bytes: out.takeBytes())
+                if let stream { chunk = stream.compress(chunk, last: !more) }
+                if chunk.readableBytes > 0 { try await writer.write(chunk) }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// OpenMetrics when the Accept header lists `application/openmetrics-text` with a non-zero q.
-    static func wantsOpenMetrics(_ accept: String?) -> Bool {
-        HeaderList.allows(accept, anyOf: ["application/openmetrics-text"])
+    /// The size of each piece of a streamed scrape.
+    static let scrapeChunkBytes = 256 * 1024
+
+    /// Whether the Accept header weighs OpenMetrics above the text format (with
+    /// `--enable-openmetrics`; without it the gateway serves text 0.0.4, as the Pushgateway,
+    /// so that counters keep the names they were pushed with).
+    static func prefersOpenMetrics(_ accept: String?) -> Bool {
+        guard let openMetrics = HeaderList.quality(of: ["application/openmetrics-text"], in: accept), openMetrics > 0 else {
+            return false
+        }
+        let text = HeaderList.quality(of: ["text/plain", "text/*", "*/*"], in: accept) ?? 0
+        return openMetrics >= text
     }
 
     // MARK: - Auth
@@ -133,7 +154,7 @@ struct GatewayResponder: HTTPResponder {
     /// `nil` when the request may go on, else the response that refuses it.
     func authenticate(_ request: Request, _ context: Context) async -> Response? {
         guard let authenticator else { return nil }
-        let verdict = await authenticator.check(request.headers[.authorization])
+        let verdict = await authenticator.check(request.headers[.authorization], client: context.clientAddress)
         switch verdict {
         case .granted:
             return nil
@@ -159,12 +180,33 @@ struct GatewayResponder: HTTPResponder {
 
     // MARK: - Responses
 
-    func reject(_ status: HTTPResponse.Status, _ message: String, _ request: Request, _ context: Context) -> Response {
+    /// Answers a refused push, and notes the refusal on its group (`push_failure_time_seconds`).
+    func refuse(_ failure: PushFailure, _ request: Request, _ context: Context, group: GroupingKey? = nil) -> Response {
+        let status = Self.status(of: failure.code)
+        if failure.code == .methodNotAllowed {
+            var response = text(status, failure.message)
+            response.headers[.allow] = PushRoute.allowedMethods
+            return response
+        }
         metrics.pushesRejected.add(1, ordering: .relaxed)
-        context.logger.info("push rejected", metadata: [
-            "status": "\(status.code)", "path": "\(request.uri.path)", "reason": "\(message)",
+        if let group { store.recordFailure(group, now: clock()) }
+        context.logger.info("push refused", metadata: [
+            "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.uri.path))",
+            "reason": "\(failure.message)",
         ])
-        return text(status, message)
+        return text(status, failure.message)
+    }
+
+    /// The gateway's answer to each refusal, as the Pushgateway answers where it has one.
+    static func status(of code: PushFailure.Code) -> HTTPResponse.Status {
+        switch code {
+        case .badPath, .badBody, .reservedName, .conflict: .badRequest
+        case .unsupportedEncoding: .unsupportedMediaType
+        case .bodyTooLarge: .contentTooLarge
+        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableContent
+        case .methodNotAllowed: .methodNotAllowed
+        case .notFound: .notFound
+        }
     }
 
     func methodNotAllowed(_ allowed: String) -> Response {

@@ -30,51 +30,106 @@ extension MetricStore {
 }
 
 extension MetricStore.Snapshot {
-    /// Renders every family once, sorted by name; within a family, groups in key order and
-    /// series in key order. Then `push_time_seconds` per group. Pebble series show their
-    /// window's aggregate at `now` (seconds), and nothing once the window is empty.
+    /// Renders the whole exposition at once (tests, and small states).
     func render(into writer: inout ExpositionWriter, now: Double) {
-        let nowMs = Int64((now * 1000).rounded())
+        var cursor = ScrapeCursor(self, now: now)
+        while cursor.render(into: &writer, atLeast: .max) {}
+    }
+}
+
+/// Renders a snapshot in pieces, so a scrape streams its response through one reused
+/// buffer instead of holding the whole exposition (hundreds of MB for a million series)
+/// and its copies in memory.
+///
+/// Order: every family once, sorted by name; within a family, groups in key order and series
+/// in key order; then `push_time_seconds` and `push_failure_time_seconds` per group. Pebble
+/// series show their window's aggregate at `now`, and nothing once the window is empty.
+struct ScrapeCursor {
+    private let snapshot: MetricStore.Snapshot
+    private let nowMs: Int64
+    /// Family names, sorted, each with the groups that hold it, in key order.
+    private let families: [(name: String, groups: [LabelKey])]
+    private var family = 0
+    private var group = 0
+    private var series = 0
+    /// Whether the current family's header is out: a family of empty windows shows nothing.
+    private var headerWritten = false
+    private var groupTimesWritten = false
+
+    init(_ snapshot: MetricStore.Snapshot, now: Double) {
+        self.snapshot = snapshot
+        self.nowMs = Int64((now * 1000).rounded())
         var holders: [String: [LabelKey]] = [:]
-        for groupKey in sortedGroupKeys {
-            guard let group = groups[groupKey] else { continue }
+        for groupKey in snapshot.sortedGroupKeys {
+            guard let group = snapshot.groups[groupKey] else { continue }
             for name in group.state.families.keys {
                 holders[name, default: []].append(groupKey)
             }
         }
-        for name in holders.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            let groupKeys = holders[name]!
-            var type = MetricType.untyped
-            var help: String? = nil
-            for groupKey in groupKeys {
-                let family = groups[groupKey]!.state.families[name]!
-                type = family.type
-                if help == nil { help = family.help }
+        families = holders.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
+    }
+
+    /// Renders until `writer` holds at least `chunk` bytes; `false` once everything is written.
+    mutating func render(into writer: inout ExpositionWriter, atLeast chunk: Int) -> Bool {
+        while family < families.count {
+            let (name, groupKeys) = families[family]
+            let first = snapshot.groups[groupKeys[0]]!.state.families[name]!
+            let groups = snapshot.groups
+            let help = groupKeys.lazy.compactMap { groups[$0]!.state.families[name]!.help }.first
+            // An OpenMetrics counter `foo_total` beside a family `foo` is declared `unknown`:
+            // a scrape declares each name once.
+            let families = self.families
+            let names = writer.header(family: name, type: first.type) { other in
+                // Binary search: the names are sorted by their bytes.
+                var low = 0, high = families.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if families[mid].name.utf8.lexicographicallyPrecedes(other.utf8) { low = mid + 1 } else { high = mid }
+                }
+                return low < families.count && families[low].name == other
             }
-            let names = writer.header(family: name, type: type) { holders[$0] != nil }
-            // The header waits for the first visible series: a family of empty windows shows nothing.
-            var headerWritten = false
-            for groupKey in groupKeys {
-                let family = groups[groupKey]!.state.families[name]!
-                let keys = family.cachedSortedKeys ?? family.series.keys.sorted()
-                for key in keys {
-                    guard let value = family.series[key]!.value.exposed(atMs: nowMs) else { continue }
+            while group < groupKeys.count {
+                let stored = snapshot.groups[groupKeys[group]]!.state.families[name]!
+                let keys = stored.cachedSortedKeys ?? stored.series.keys.sorted()
+                while series < keys.count {
+                    let key = keys[series]
+                    series += 1
+                    guard let value = stored.series[key]!.value.exposed(atMs: nowMs) else { continue }
                     if !headerWritten {
                         writer.writeHeader(metadataName: names.metadata, type: names.type, help: help)
                         headerWritten = true
                     }
                     writer.writeSeries(name: names.sample, type: names.type, key: key, value: value)
+                    if writer.bytes.count >= chunk { return true }
                 }
+                group += 1
+                series = 0
             }
+            family += 1
+            group = 0
+            headerWritten = false
         }
-        guard !sortedGroupKeys.isEmpty else { return }
-        writer.writeHeader(
-            metadataName: MetricStore.reservedName, type: .gauge,
-            help: "Last time a group was pushed to, in seconds since the Unix epoch.")
-        let sample = Array(MetricStore.reservedName.utf8)
-        for groupKey in sortedGroupKeys {
-            guard let group = groups[groupKey] else { continue }
-            writer.writeSeries(name: sample, type: .gauge, key: groupKey, value: .scalar(group.pushTimeSeconds))
+        if !groupTimesWritten, !snapshot.sortedGroupKeys.isEmpty {
+            groupTimesWritten = true
+            renderGroupTimes(
+                "push_time_seconds", "Last time a group was pushed to, in seconds since the Unix epoch.", \.pushTimeSeconds,
+                into: &writer)
+            renderGroupTimes(
+                "push_failure_time_seconds", "Last time a push to a group was refused, in seconds since the Unix epoch (0: never).",
+                \.pushFailureTimeSeconds, into: &writer)
+        }
+        return false
+    }
+
+    /// One gauge per group, labelled with the group's key, as the Pushgateway writes them.
+    private func renderGroupTimes(
+        _ name: String, _ help: String, _ time: KeyPath<MetricStore.Group, Double>, into writer: inout ExpositionWriter
+    ) {
+        writer.writeHeader(metadataName: name, type: .gauge, help: help)
+        let sample = Array(name.utf8)
+        for groupKey in snapshot.sortedGroupKeys {
+            guard let group = snapshot.groups[groupKey] else { continue }
+            writer.writeSeries(name: sample, type: .gauge, key: groupKey, value: .scalar(group[keyPath: time]))
         }
     }
 }

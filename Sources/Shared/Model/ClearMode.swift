@@ -125,9 +125,27 @@ public struct PebbleSpec: Sendable, Hashable, CustomStringConvertible {
         case .count: return "count" + window
         case .last: return "last" + window
         case .quantile(let q):
-            var digits = String(Int((q * 1000).rounded()))
-            while digits.count > 2, digits.hasSuffix("0") { digits.removeLast() }
-            return "p\(digits)_\(window)"
+            return "p\(Self.quantileDigits(q))_\(window)"
         }
+    }
+
+    /// The shortest digits (two to four) that `quantileValue` reads back as exactly `q`:
+    /// `05` for 0.05, `999` for 0.999. The extension replays a batch's pebble series with this
+    /// spelling, so it must round-trip; an unspellable `q` (only the initializer can make
+    /// one) gets the nearest four digits.
+    static func quantileDigits(_ q: Double) -> String {
+        var scale = 10.0
+        for width in 2...4 {
+            scale *= 10
+            let n = (q * scale).rounded()
+            if n >= 1, n < scale, n / scale == q { return padded(Int(n), width) }
+        }
+        let n = q.isNaN ? 1 : Swift.min(Swift.max((q * 10_000).rounded(), 1), 9999)
+        return padded(Int(n), 4)
+    }
+
+    private static func padded(_ n: Int, _ width: Int) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
     }
 }

@@ -34,7 +34,8 @@ public struct Quantile: Sendable, Hashable {
     }
 }
 
-/// A summary series.
+/// A summary series. Under `aggregate` the quantiles are dropped once two pushes merge
+/// (docs/SEMANTICS.md S30), leaving `_sum` and `_count`.
 public struct SummaryValue: Sendable, Hashable {
     public var quantiles: [Quantile]
     public var sum: Double?

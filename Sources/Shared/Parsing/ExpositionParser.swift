@@ -614,6 +614,14 @@ public struct ExpositionParser {
             }
             k += 1
         }
+        if timestampMs != nil, !(mode?.isPebble ?? false) {
+            // As the Pushgateway: a pushed sample's time is its push, and Prometheus would
+            // otherwise see a stale timestamp long after the push.
+            throw error(
+                .invalidTimestamp,
+                "samples with timestamps are refused, except on pebble series (clearmode=\"mean5m\" and the like) where they are the observation time; remove the timestamp",
+                at: column)
+        }
         if let mode, case .pebble = mode, type != .gauge, type != .untyped {
             throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(ErrorText.token(builders[index].family.name)) gauge", at: column)
         }

@@ -3,18 +3,12 @@ import NIOCore
 /// A push request's body as both programs read it: gzip or not, then protobuf, OpenMetrics
 /// or the text format by `Content-Type` (and `# EOF`).
 public enum PushBody {
-    /// Why a body was refused, with the HTTP status it deserves.
-    public struct Refusal: Error, Sendable {
-        public let status: Int
-        public let message: String
-    }
-
     /// Inflates and parses a body. `limitName` names the setting that sets `limit` in messages;
     /// `limits` bound the series (their `maxExpandedBytes` follows from `limit`).
     public static func parse(
         _ body: ByteBuffer, contentEncoding: String?, contentType: String?, grouping: GroupingKey,
         limit: Int, limitName: String, limits: ParseLimits = ParseLimits()
-    ) throws(Refusal) -> ParsedPush {
+    ) throws(PushFailure) -> ParsedPush {
         let limits = limits.withBodyLimit(limit)
         var body = body
         switch contentEncoding?.lowercased() {
@@ -24,12 +18,12 @@ public enum PushBody {
             do {
                 body = try Gzip.decompress(body, limit: limit)
             } catch .tooLarge {
-                throw Refusal(status: 413, message: "the decompressed body is larger than \(limit) bytes (\(limitName))")
+                throw PushFailure(.bodyTooLarge, "the decompressed body is larger than \(limit) bytes (\(limitName))")
             } catch {
-                throw Refusal(status: 400, message: error.description)
+                throw PushFailure(.badBody, error.description)
             }
         case let other?:
-            throw Refusal(status: 415, message: "unsupported Content-Encoding \(ErrorText.token(other)); send identity or gzip")
+            throw PushFailure(.unsupportedEncoding, "unsupported Content-Encoding \(PushFailure.clip(other)); send identity or gzip")
         }
         let parsed = body.withUnsafeReadableBytes { raw in
             Result { () throws(ExpositionError) -> ParsedPush in
@@ -42,17 +36,17 @@ public enum PushBody {
         }
         switch parsed {
         case .success(let push): return push
-        case .failure(let error): throw Refusal(status: status(of: error.code), message: error.description)
+        case .failure(let error): throw PushFailure(code(of: error.code), error.description)
         }
     }
 
-    /// 422 for a series over a configured limit (as for `--max-series`), 413 for a push that
-    /// is too large once written out, 400 for everything malformed.
-    public static func status(of code: ExpositionError.Code) -> Int {
+    /// A series over a per-series limit is refused as the series limit is; a push that writes
+    /// out past its bound is too large, as a body past the body limit is.
+    static func code(of code: ExpositionError.Code) -> PushFailure.Code {
         switch code {
-        case .limitExceeded: 422
-        case .tooLarge: 413
-        default: 400
+        case .limitExceeded: .seriesTooLarge
+        case .tooLarge: .bodyTooLarge
+        default: .badBody
         }
     }
 }

@@ -28,9 +28,14 @@ public struct PebbleWindow: Sendable, Hashable {
     var observations = 0
     var sketching = false
 
+    /// The longest window a clearmode can spell: nine digits of hours.
+    static let maxWindowSeconds: Int64 = 999_999_999 * 3600
+
     public init(spec: PebbleSpec) {
         self.spec = spec
-        let windowMs = Int64(spec.windowSeconds) * 1000
+        // The spelling gives 1 s up to 999,999,999 h, but `PebbleSpec` is public: a window of
+        // zero would divide by zero below, a huge one overflow the milliseconds.
+        let windowMs = Swift.min(Swift.max(Int64(spec.windowSeconds), 1), Self.maxWindowSeconds) * 1000
         var n: Int64 = 60
         while windowMs % n != 0 { n += 1 }  // 1000 divides every window, so n stops at 100 at most.
         self.bucketCount = n
@@ -109,8 +114,7 @@ public struct PebbleWindow: Sendable, Hashable {
             all.removeAll { $0.isNaN }
             guard !all.isEmpty else { return nil }
             all.sort()
-            let rank = max(1, Int((q * Double(all.count)).rounded(.up)))
-            return all[min(all.count, rank) - 1]
+            return all[nearestRank(q, of: all.count) - 1]
         }
         var merged = LogSketch()
         for bucket in live {

@@ -6,6 +6,12 @@ public struct ExpositionWriter {
     public private(set) var bytes: [UInt8]
     /// Formatted `le`/`quantile` values: a family's series share their bounds.
     private var boundCache: [Double: [UInt8]] = [:]
+    /// Write `instance=""` on every series without an `instance` label, as the Pushgateway
+    /// does: Prometheus scraping with `honor_labels: true` then keeps series free of the
+    /// gateway's own address, so series identity does not depend on which gateway was scraped.
+    public var addsEmptyInstance = false
+    /// Where the current series' key takes `instance=""` (a byte offset), if it does.
+    private var instanceInsertion: Int? = nil
 
     public init(format: ExpositionFormat, capacity: Int = 4096) {
         self.format = format
@@ -79,6 +85,7 @@ public struct ExpositionWriter {
         name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue,
         extraLabel: [UInt8]? = nil, timestampMs: Int64? = nil
     ) {
+        instanceInsertion = addsEmptyInstance ? Self.emptyInstanceInsertion(in: key.bytes) : nil
         switch value {
         case .scalar(let v):
             line(name, suffix: "", key, extraLabel, nil, nil, v, timestampMs)
@@ -110,6 +117,14 @@ public struct ExpositionWriter {
         if format == .openMetrics { append("# EOF\n") }
     }
 
+    /// Hands over what was written so far and starts empty again, keeping the capacity:
+    /// a scrape streams its response in chunks of one reused buffer.
+    public mutating func takeBytes() -> [UInt8] {
+        let taken = bytes
+        bytes.removeAll(keepingCapacity: true)
+        return taken
+    }
+
     /// Appends raw bytes (pre-rendered content).
     public mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
@@ -121,11 +136,25 @@ public struct ExpositionWriter {
     ) {
         bytes.append(contentsOf: name)
         if suffix.utf8CodeUnitCount > 0 { append(suffix) }
-        let hasLabels = !key.bytes.isEmpty || extra != nil || boundLabel != nil
+        let hasLabels = !key.bytes.isEmpty || extra != nil || boundLabel != nil || instanceInsertion != nil
         if hasLabels {
             bytes.append(UInt8(ascii: "{"))
-            bytes.append(contentsOf: key.bytes)
-            var needsComma = !key.bytes.isEmpty
+            if let at = instanceInsertion {
+                // The key is sorted by label name; `instance=""` goes where it sorts.
+                key.bytes.withUnsafeBufferPointer { keyBytes in
+                    // `at` is a label's first byte (after a comma) or the end of the key.
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: keyBytes[..<at]))
+                    if at == keyBytes.count, at > 0 { bytes.append(UInt8(ascii: ",")) }
+                    append(#"instance="""#)
+                    if at < keyBytes.count {
+                        bytes.append(UInt8(ascii: ","))
+                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: keyBytes[at...]))
+                    }
+                }
+            } else {
+                bytes.append(contentsOf: key.bytes)
+            }
+            var needsComma = !key.bytes.isEmpty || instanceInsertion != nil
             if let extra {
                 if needsComma { bytes.append(UInt8(ascii: ",")) }
                 bytes.append(contentsOf: extra)
@@ -160,6 +189,28 @@ public struct ExpositionWriter {
             }
         }
         bytes.append(0x0A)
+    }
+
+    /// The byte offset of the first label in a canonical key that sorts after `instance`
+    /// (the key's length when none does), or `nil` when the key
+    /// has an `instance` label already.
+    static func emptyInstanceInsertion(in key: [UInt8]) -> Int? {
+        let instance: StaticString = "instance"
+        let target = UnsafeBufferPointer(start: instance.utf8Start, count: instance.utf8CodeUnitCount)
+        var i = 0
+        let n = key.count
+        while i < n {
+            let nameStart = i
+            while i < n, key[i] != UInt8(ascii: "=") { i += 1 }
+            let name = key[nameStart..<i]
+            if name.elementsEqual(target) { return nil }
+            if !name.lexicographicallyPrecedes(target) { return nameStart }
+            // Skip `="value"`, minding escapes, and the comma after it.
+            i += 2
+            while i < n, key[i] != UInt8(ascii: "\"") { i += key[i] == UInt8(ascii: "\\") ? 2 : 1 }
+            i += 2
+        }
+        return n
     }
 
     private mutating func append(_ s: StaticString) {

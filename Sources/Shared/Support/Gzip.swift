@@ -58,6 +58,38 @@ public enum Gzip {
         }
     }
 
+    /// A gzip stream compressed chunk by chunk, for responses written as they are rendered:
+    /// memory stays at zlib's state and one window, however large the whole response.
+    public final class Stream {
+        private let compressor: ZlibCompressor
+        private var window = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+
+        public init() {
+            do {
+                compressor = try ZlibCompressor(algorithm: .gzip)
+            } catch {
+                // As in `compress(_:)`: zlib fails here only when out of memory.
+                fatalError("gzip compressor: \(error)")
+            }
+        }
+
+        /// Compresses one chunk and returns the compressed bytes ready so far (zlib keeps
+        /// some until it has a block); `last` ends the stream, trailer included.
+        public func compress(_ chunk: ByteBuffer, last: Bool) -> ByteBuffer {
+            var input = chunk
+            var output = ByteBuffer()
+            do {
+                try input.compressStream(with: compressor, window: &window, flush: last ? .finish : .no) { block in
+                    var block = block
+                    output.writeBuffer(&block)
+                }
+            } catch {
+                fatalError("gzip compression failed: \(error)")
+            }
+            return output
+        }
+    }
+
     /// Whether an `Accept-Encoding` header allows gzip (`gzip` or `*`, with no `q=0`).
     public static func accepts(_ acceptEncoding: String?) -> Bool {
         HeaderList.allows(acceptEncoding, anyOf: ["gzip", "*"])

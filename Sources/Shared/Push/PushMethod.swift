@@ -1,5 +1,5 @@
-/// The three push operations of the Pushgateway API.
-package enum PushMethod: String, Sendable {
+/// The three operations of the Pushgateway push API.
+public enum PushMethod: String, Sendable, Hashable {
     /// Merge the body into the group.
     case post = "POST"
     /// Replace the group with the body.
