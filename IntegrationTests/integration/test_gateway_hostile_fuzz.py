@@ -8,8 +8,8 @@ gateway writes itself, repeated TYPE lines, limits just over, protobuf that expa
 Paths are mutated the same way.
 
 After every request: the process is alive; a refused push (4xx) left the scrape
-byte-identical (the gateway's own `gravel_gateway_*` lines aside, `push_time_seconds`
-included); an accepted one left a scrape that reads back (every series once, no label
+byte-identical (what moves on its own aside: the gateway's counters and process metrics,
+and `push_failure_time_seconds`, which records the refusal; `push_time_seconds` included); an accepted one left a scrape that reads back (every series once, no label
 twice, each name declared once). Every few requests, and at the end, promtool checks
 the text scrape and the OpenMetrics scrape gets the structural checks.
 """
@@ -23,7 +23,7 @@ import time
 
 import requests
 
-from conftest import ExpositionError, openmetrics_check, parse_scrape, promtool_check
+from conftest import GATEWAY_PROCESS_METRICS, ExpositionError, openmetrics_check, parse_scrape, promtool_check
 
 SEED = 20261201
 BUDGET_S = 40.0
@@ -154,13 +154,23 @@ def protobuf_expander(rng: random.Random) -> bytes:
 
 
 def own_lines_removed(text: str) -> str:
-    """The scrape without the gateway's own metrics (their counters move on every request)."""
-    def name(line: str) -> str:
+    """The scrape without what moves on its own: the gateway's `gravel_gateway_*` counters,
+    its unlabelled `process_*` metrics, and `push_failure_time_seconds` (a refused push
+    records its time there, as in the Pushgateway). `push_time_seconds` stays, but for
+    groups never pushed to (0)."""
+    def moves(line: str) -> bool:
         if line.startswith("# "):
             parts = line.split(" ")
-            return parts[2] if len(parts) > 2 else ""
-        return line.split("{", 1)[0].split(" ", 1)[0]
-    return "\n".join(line for line in text.split("\n") if not name(line).startswith("gravel_gateway_"))
+            name = parts[2] if len(parts) > 2 else ""
+            return name.startswith("gravel_gateway_") or name == "push_failure_time_seconds" or name in GATEWAY_PROCESS_METRICS
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        unlabelled = "{" not in line.split(" ", 1)[0]
+        # A refused push to a group that did not exist makes it, with no push time (as the
+        # Pushgateway does): a line of its own, not a change to anything pushed.
+        never_pushed = name == "push_time_seconds" and line.endswith("} 0")
+        return (name.startswith("gravel_gateway_") or name == "push_failure_time_seconds" or never_pushed
+                or (name in GATEWAY_PROCESS_METRICS and unlabelled))
+    return "\n".join(line for line in text.split("\n") if not moves(line))
 
 
 def declared_once(text: str) -> None:
@@ -170,7 +180,7 @@ def declared_once(text: str) -> None:
 
 
 def test_hostile_fuzz_keeps_gateway_and_scrape_valid(start_gateway):
-    gw = start_gateway("--max-body-bytes", str(256 * KIB), "--max-groups", "200")
+    gw = start_gateway("--max-body-bytes", str(256 * KIB), "--max-groups", "200", "--enable-openmetrics")
     for k, path in enumerate(LIVE_PATHS):
         gw.ok("POST", path, SEEDS[k] + SEEDS[k + 3])
     rng = random.Random(SEED)
