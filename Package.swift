@@ -127,3 +127,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Fuzz/), only when scripts/fuzz.sh names libFuzzer's no-main runtime in
+// GRAVEL_FUZZ_RUNTIME and builds in its own scratch path (.build-fuzz): Shared is compiled
+// with the fuzzer's coverage and AddressSanitizer there, and normal builds stay as they are.
+if let fuzzRuntime = Context.environment["GRAVEL_FUZZ_RUNTIME"], !fuzzRuntime.isEmpty {
+    let sanitized: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where target.name == "Shared" {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitized
+    }
+    package.targets.append(.target(
+        name: "FuzzChecks", dependencies: ["Shared"], path: "Fuzz/Checks", swiftSettings: strict + sanitized))
+    for name in ["FuzzText", "FuzzProtobuf", "FuzzPath", "FuzzPipeline"] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: ["FuzzChecks"], path: "Fuzz/\(name)",
+            swiftSettings: strict + sanitized + [.unsafeFlags(["-parse-as-library"])],
+            linkerSettings: [.unsafeFlags(["-sanitize=address", fuzzRuntime, "-lstdc++"])]))
+    }
+}

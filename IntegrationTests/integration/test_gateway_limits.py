@@ -217,3 +217,75 @@ def test_bad_read_timeout_stops_start_up(tmp_path):
                           capture_output=True, text=True, timeout=20)
     assert proc.returncode != 0
     assert "--read-timeout 30 is not a duration" in proc.stderr, proc.stderr
+
+
+# -- per-series limits, groups, expansion ----------------------------------------
+
+LIMIT_CASES = [
+    # The path label job counts too.
+    ("--max-labels-per-series", "3", 'm{a="1",b="2"} 1\n', 'm{a="1",b="2",c="3"} 1\n'),
+    ("--max-label-name-bytes", "8", 'm{abcdefgh="1"} 1\n', 'm{abcdefghi="1"} 1\n'),
+    ("--max-label-value-bytes", "10", 'm{a="0123456789"} 1\n', 'm{a="0123456789A"} 1\n'),
+    ("--max-buckets", "2",
+     '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 1\n',
+     '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="2"} 1\nh_bucket{le="+Inf"} 1\n'),
+    ("--max-quantiles", "1",
+     '# TYPE s summary\ns{quantile="0.5"} 1\n', '# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="0.9"} 1\n'),
+]
+
+
+def test_each_series_limit_has_a_flag_and_a_422_that_names_it(start_gateway):
+    gw = start_gateway(*[arg for flag, value, _, _ in LIMIT_CASES for arg in (flag, value)])
+    for flag, _, at_limit, over in LIMIT_CASES:
+        gw.ok("PUT", "/metrics/job/limits", at_limit)
+        before = gw.state()
+        r = gw.put("/metrics/job/limits", over)
+        assert r.status_code == 422, (flag, r.status_code, r.text)
+        assert flag in r.text and "line " in r.text, r.text
+        assert gw.state() == before
+
+
+def test_path_labels_count_against_the_limits(start_gateway):
+    gw = start_gateway("--max-labels-per-series", "2", "--max-label-value-bytes", "10")
+    gw.ok("POST", "/metrics/job/a", 'm{x="1"} 1\n')
+    r = gw.post("/metrics/job/a/zone/eu", 'm{x="1"} 1\n')
+    assert r.status_code == 422 and "--max-labels-per-series" in r.text, r.text
+    r = gw.post("/metrics/job/" + "j" * 11, "")
+    assert r.status_code == 422 and "--max-label-value-bytes" in r.text, r.text
+    assert gw.samples() == {series("m", job="a", x="1"): 1}
+
+
+def test_max_groups_counts_empty_pushes(start_gateway):
+    gw = start_gateway("--max-groups", "2")
+    gw.ok("PUT", "/metrics/job/a", "")
+    gw.ok("PUT", "/metrics/job/b", "")
+    before = gw.state()
+    r = gw.put("/metrics/job/c", "")
+    assert r.status_code == 422 and "--max-groups" in r.text, r.text
+    assert gw.state() == before
+    gw.ok("POST", "/metrics/job/a", "m 1\n")
+    gw.ok("DELETE", "/metrics/job/b")
+    gw.ok("PUT", "/metrics/job/c", "")
+
+
+def test_long_path_label_on_many_lines_is_413_without_memory(start_gateway):
+    gw = start_gateway("--max-body-bytes", str(MIB), "--max-label-value-bytes", str(64 * 1024))
+    rss_before = rss_kib(gw.proc.pid)
+    # 1 MiB of tiny lines under a 60 KB path label would be 15 GB of series.
+    body = b"".join(b"m%d 1\n" % k for k in range(120_000))[:MIB]
+    body = body[: body.rfind(b"\n") + 1]
+    r = gw.post("/metrics/job/" + "j" * 60_000, body)
+    assert r.status_code == 413 and "--max-body-bytes" in r.text, r.text
+    assert len(r.text) < 2000
+    assert rss_kib(gw.proc.pid) - rss_before < 256 * 1024
+    assert gw.samples() == {}
+
+
+def test_empty_label_values_are_absent_labels(start_gateway):
+    gw = start_gateway()
+    gw.ok("POST", "/metrics/job/v", "# TYPE foo counter\nfoo 1\n")
+    # Prometheus drops empty labels: this is the same group and the same series.
+    gw.ok("POST", "/metrics/job/v/aaa@base64/=", "# TYPE foo counter\nfoo{bbb=\"\"} 665\n")
+    assert gw.samples() == {series("foo", job="v"): 666}
+    gw.ok("PUT", "/metrics/job/v/aaa@base64/=", "# TYPE bar gauge\nbar 1\n")
+    assert gw.samples() == {series("bar", job="v"): 1}

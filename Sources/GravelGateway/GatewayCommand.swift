@@ -32,6 +32,21 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Serve OpenMetrics to scrapers that prefer it in Accept (default: text 0.0.4 only, as the Pushgateway).")
     var enableOpenmetrics = false
 
+    @Option(help: "Most labels of one series, path labels included.")
+    var maxLabelsPerSeries = ParseLimits().maxLabelsPerSeries
+
+    @Option(help: "Longest label name in bytes.")
+    var maxLabelNameBytes = ParseLimits().maxLabelNameBytes
+
+    @Option(help: "Longest label value in bytes, escaped as the text format writes it.")
+    var maxLabelValueBytes = ParseLimits().maxLabelValueBytes
+
+    @Option(help: "Most buckets of one histogram series, +Inf included.")
+    var maxBuckets = ParseLimits().maxBuckets
+
+    @Option(help: "Most quantiles of one summary series.")
+    var maxQuantiles = ParseLimits().maxQuantiles
+
     @Option(help: ArgumentHelp(
         "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
         valueName: "file"))
@@ -97,6 +112,12 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gravel-gateway")
+        for (flag, value) in [
+            ("--max-labels-per-series", maxLabelsPerSeries), ("--max-label-name-bytes", maxLabelNameBytes),
+            ("--max-label-value-bytes", maxLabelValueBytes), ("--max-buckets", maxBuckets), ("--max-quantiles", maxQuantiles),
+        ] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1, got \(value)")
+        }
         guard let window = DurationText.parse(idempotencyWindow) else {
             throw ValidationError("--idempotency-window \(idempotencyWindow) is not a duration: use \(DurationText.help)")
         }
@@ -126,6 +147,9 @@ struct GatewayCommand: AsyncParsableCommand {
         let clock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
         var responder = GatewayResponder(
             store: store, metrics: metrics, maxBodyBytes: maxBodyBytes, clock: clock)
+        responder.parseLimits = ParseLimits(
+            maxLabelsPerSeries: maxLabelsPerSeries, maxLabelNameBytes: maxLabelNameBytes,
+            maxLabelValueBytes: maxLabelValueBytes, maxBuckets: maxBuckets, maxQuantiles: maxQuantiles)
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
         responder.openMetrics = enableOpenmetrics

@@ -58,7 +58,7 @@ struct ParserTests {
         ("123456789012345678901234567890", 123456789012345678901234567890.0), ("2.5e-300", 2.5e-300), ("1e-320", Double(bitPattern: 2024)),
     ])
     func values(text: String, expected: Double) throws {
-        let push = try ExpositionParser.parse("m \(text)\n")
+        let push = try ExpositionParser.parse("# TYPE m gauge\nm \(text)\n")
         guard case .scalar(let v) = push.families[0].series[0].value else { Issue.record("not a scalar"); return }
         if expected.isNaN { #expect(v.isNaN) } else { #expect(v == expected) }
     }

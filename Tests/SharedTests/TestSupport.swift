@@ -19,6 +19,14 @@ func pushAll(_ bodies: [String], grouping: GroupingKey = .empty, format: Exposit
     return group
 }
 
+/// Renders a group, reads the output back as a scraper does, and renders that again.
+func reread(_ group: GroupState, format: ExpositionFormat = .text) throws -> String {
+    let push = try ExpositionParser.parseScrape(Array(render(group, format: format).utf8), format: format)
+    var again = GroupState()
+    for family in push.families { again.apply(family, nowMs: 1_000_000) }
+    return render(again, format: format)
+}
+
 func parseError(_ body: String, format: ExpositionFormat = .text) -> ExpositionError? {
     do {
         _ = try ExpositionParser.parse(body, format: format)

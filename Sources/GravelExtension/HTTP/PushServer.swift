@@ -68,7 +68,7 @@ package struct PushServer: Sendable {
         case .badPath, .badBody, .reservedName, .conflict: .badRequest
         case .unsupportedEncoding: .unsupportedMediaType
         case .bodyTooLarge: .payloadTooLarge
-        case .tooManySeries, .tooManyGroups: .unprocessableEntity
+        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableEntity
         case .methodNotAllowed: .methodNotAllowed
         case .notFound: .notFound
         case .idempotencyKeyReused: .conflict

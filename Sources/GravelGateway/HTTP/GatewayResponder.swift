@@ -15,6 +15,8 @@ struct GatewayResponder: HTTPResponder {
     let store: MetricStore
     let metrics: GatewayMetrics
     let maxBodyBytes: Int
+    /// Bounds on the series of one push (`--max-labels-per-series` and the like).
+    var parseLimits = ParseLimits()
     let clock: @Sendable () -> Double
     /// `--basic-auth-file`: when set, pushes need credentials.
     var authenticator: Authenticator? = nil
@@ -75,7 +77,7 @@ struct GatewayResponder: HTTPResponder {
             let claim = try idempotencyClaim(request, operation, route.grouping, body)
             let push = try PushBody.parse(
                 body, contentEncoding: request.headers[.contentEncoding], contentType: request.headers[.contentType],
-                grouping: route.grouping, limit: maxBodyBytes, limitName: "--max-body-bytes")
+                grouping: route.grouping, limit: maxBodyBytes, limitName: "--max-body-bytes", limits: parseLimits)
             let now = clock()
             var record: WALRecord? = nil
             if store.journal != nil {
@@ -268,7 +270,7 @@ struct GatewayResponder: HTTPResponder {
         case .badPath, .badBody, .reservedName, .conflict: .badRequest
         case .unsupportedEncoding: .unsupportedMediaType
         case .bodyTooLarge: .contentTooLarge
-        case .tooManySeries, .tooManyGroups: .unprocessableContent
+        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableContent
         case .methodNotAllowed: .methodNotAllowed
         case .notFound: .notFound
         case .idempotencyKeyReused: .conflict

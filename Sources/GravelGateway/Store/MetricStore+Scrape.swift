@@ -76,7 +76,18 @@ struct ScrapeCursor {
             let first = snapshot.groups[groupKeys[0]]!.state.families[name]!
             let groups = snapshot.groups
             let help = groupKeys.lazy.compactMap { groups[$0]!.state.families[name]!.help }.first
-            let names = writer.names(family: name, type: first.type)
+            // An OpenMetrics counter `foo_total` beside a family `foo` is declared `unknown`:
+            // a scrape declares each name once.
+            let families = self.families
+            let names = writer.header(family: name, type: first.type) { other in
+                // Binary search: the names are sorted by their bytes.
+                var low = 0, high = families.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if families[mid].name.utf8.lexicographicallyPrecedes(other.utf8) { low = mid + 1 } else { high = mid }
+                }
+                return low < families.count && families[low].name == other
+            }
             while group < groupKeys.count {
                 let stored = snapshot.groups[groupKeys[group]]!.state.families[name]!
                 let keys = stored.cachedSortedKeys ?? stored.series.keys.sorted()
@@ -89,10 +100,10 @@ struct ScrapeCursor {
                         value = shown
                     }
                     if !headerWritten {
-                        writer.writeHeader(metadataName: names.metadata, type: first.type, help: help)
+                        writer.writeHeader(metadataName: names.metadata, type: names.type, help: help)
                         headerWritten = true
                     }
-                    writer.writeSeries(name: names.sample, type: first.type, key: key, value: value)
+                    writer.writeSeries(name: names.sample, type: names.type, key: key, value: value)
                     if writer.bytes.count >= chunk { return true }
                 }
                 group += 1

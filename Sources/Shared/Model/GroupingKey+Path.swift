@@ -14,13 +14,13 @@ extension GroupingKey {
         var path = Substring(rawPath)
         if let q = path.firstIndex(of: "?") { path = path[..<q] }
         guard path == "/metrics" || path.hasPrefix("/metrics/") else {
-            throw PathError(message: "push paths start with /metrics, got \(rawPath)")
+            throw PathError(message: "push paths start with /metrics, got \(ErrorText.token(rawPath))")
         }
         var segments = path.dropFirst("/metrics".count).split(separator: "/", omittingEmptySubsequences: false)
         if segments.first == "" { segments.removeFirst() }
         if segments.last == "", segments.count % 2 == 1 { segments.removeLast() }
         guard segments.count % 2 == 0 else {
-            throw PathError(message: "the path after /metrics must be label/value pairs; \(rawPath) has an odd number of segments")
+            throw PathError(message: "the path after /metrics must be label/value pairs; \(ErrorText.token(rawPath)) has an odd number of segments")
         }
         var pairs: [(name: String, value: String)] = []
         var i = 0
@@ -31,32 +31,40 @@ extension GroupingKey {
             if name.hasSuffix("@base64") {
                 name.removeLast("@base64".count)
                 guard let decoded = Base64URL.decode(encodedValue), let text = String(validating: decoded, as: UTF8.self) else {
-                    throw PathError(message: "the value of \(name) is not valid URL-safe base64 of UTF-8 text: \(encodedValue)")
+                    throw PathError(message: "the value of \(ErrorText.token(name)) is not valid URL-safe base64 of UTF-8 text: \(ErrorText.token(encodedValue))")
                 }
                 value = text
             } else {
                 guard let decoded = PercentEncoding.decode(encodedValue) else {
-                    throw PathError(message: "the value of \(name) is not valid percent-encoded UTF-8: \(encodedValue)")
+                    throw PathError(message: "the value of \(ErrorText.token(name)) is not valid percent-encoded UTF-8: \(ErrorText.token(encodedValue))")
                 }
                 value = decoded
             }
             guard LabelName.isValid(name) else {
-                throw PathError(message: "invalid label name in path: \(name.isEmpty ? "(empty)" : name)")
+                throw PathError(message: "invalid label name in path: \(name.isEmpty ? "(empty)" : ErrorText.token(name))")
             }
             guard !name.hasPrefix("__") else {
-                throw PathError(message: "label names starting with __ are reserved: \(name)")
+                throw PathError(message: "label names starting with __ are reserved: \(ErrorText.token(name))")
             }
             guard name != ClearMode.labelName else {
                 throw PathError(message: "clearmode cannot be a grouping label")
             }
-            guard !pairs.contains(where: { $0.name == name }) else {
-                throw PathError(message: "label \(name) appears twice in the path")
-            }
             if name == "job", value.isEmpty {
                 throw PathError(message: "the job label must not be empty")
             }
+            // Written into every series of the group as it is: the text format has an escape
+            // for a newline only, and a carriage return would reach every scraper raw.
+            if let control = value.utf8.first(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A) || $0 == 0x7F }) {
+                throw PathError(message: "the value of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(String(decoding: [control], as: UTF8.self)))")
+            }
             pairs.append((name, value))
             i += 2
+        }
+        // Sorted, a repeated name is next to itself: linear after the sort, where a search per
+        // label would be quadratic in a long path.
+        let names = pairs.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for k in names.indices.dropFirst() where names[k] == names[k - 1] {
+            throw PathError(message: "label \(ErrorText.token(names[k])) appears twice in the path")
         }
         if let defaultJob, !pairs.contains(where: { $0.name == "job" }) {
             pairs.append(("job", defaultJob))

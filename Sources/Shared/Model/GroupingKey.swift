@@ -9,8 +9,10 @@ public struct GroupingKey: Hashable, Sendable, CustomStringConvertible {
     /// Names and escaped values as bytes, sorted by name, for the parser's hot path.
     let escapedPairs: [(name: [UInt8], value: [UInt8])]
 
+    /// A label with an empty value is left out: Prometheus reads it as absent, so a group
+    /// `{a="",job="v"}` and a group `{job="v"}` would expose the same series.
     public init(labels: [(name: String, value: String)]) {
-        let sorted = labels.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        let sorted = labels.filter { !$0.value.isEmpty }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         self.labels = sorted
         self.key = LabelKey(labels: sorted.map { ($0.name, $0.value) })
         self.escapedPairs = sorted.map { pair in

@@ -14,6 +14,10 @@ public struct ExpositionError: Error, Sendable, Hashable, CustomStringConvertibl
         case invalidSummary
         case negativeCounter
         case metadata
+        /// A series is over one of ``ParseLimits`` (labels, label bytes, buckets, quantiles).
+        case limitExceeded
+        /// The push would write out to more than ``ParseLimits/maxExpandedBytes``.
+        case tooLarge
     }
 
     public let code: Code

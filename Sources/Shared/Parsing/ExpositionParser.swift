@@ -16,24 +16,76 @@ public struct ExpositionParser {
     public static func parse(
         _ body: UnsafeRawBufferPointer,
         format: ExpositionFormat = .text,
-        grouping: GroupingKey = .empty
+        grouping: GroupingKey = .empty,
+        limits: ParseLimits = ParseLimits()
     ) throws(ExpositionError) -> ParsedPush {
+        // Path labels are on every series, even of an empty push (which still makes a group).
+        try checkGrouping(grouping, limits)
         guard let base = body.baseAddress, body.count > 0 else { return ParsedPush() }
         var parser = ExpositionParser(
-            base: base.assumingMemoryBound(to: UInt8.self), count: body.count, format: format, grouping: grouping)
+            base: base.assumingMemoryBound(to: UInt8.self), count: body.count, format: format, grouping: grouping,
+            limits: limits)
         return try parser.run()
     }
 
-    public static func parse(_ body: [UInt8], format: ExpositionFormat = .text, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
+    public static func parse(
+        _ body: [UInt8], format: ExpositionFormat = .text, grouping: GroupingKey = .empty, limits: ParseLimits = ParseLimits()
+    ) throws(ExpositionError) -> ParsedPush {
         // `withUnsafeBytes` cannot forward a typed throw, so the error travels as a Result.
         let result = body.withUnsafeBytes { raw in
-            Result { () throws(ExpositionError) -> ParsedPush in try parse(raw, format: format, grouping: grouping) }
+            Result { () throws(ExpositionError) -> ParsedPush in try parse(raw, format: format, grouping: grouping, limits: limits) }
         }
         return try result.get()
     }
 
-    public static func parse(_ text: String, format: ExpositionFormat = .text, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
-        try parse(Array(text.utf8), format: format, grouping: grouping)
+    public static func parse(
+        _ text: String, format: ExpositionFormat = .text, grouping: GroupingKey = .empty, limits: ParseLimits = ParseLimits()
+    ) throws(ExpositionError) -> ParsedPush {
+        try parse(Array(text.utf8), format: format, grouping: grouping, limits: limits)
+    }
+
+    /// Reads an exposition as a scraper does, for checks that what was rendered reads back:
+    /// a scrape carries no clearmode, so the push rule that keeps NaN and infinities out of
+    /// aggregated series does not apply.
+    package static func parseScrape(
+        _ body: [UInt8], format: ExpositionFormat = .text, limits: ParseLimits = ParseLimits()
+    ) throws(ExpositionError) -> ParsedPush {
+        let result = body.withUnsafeBytes { raw in
+            Result { () throws(ExpositionError) -> ParsedPush in
+                guard let base = raw.baseAddress, raw.count > 0 else { return ParsedPush() }
+                var parser = ExpositionParser(
+                    base: base.assumingMemoryBound(to: UInt8.self), count: raw.count, format: format, grouping: .empty,
+                    limits: limits)
+                parser.refusesNonFiniteAggregates = false
+                return try parser.run()
+            }
+        }
+        return try result.get()
+    }
+
+    /// Path labels against the limits (their names and values are checked when the path is parsed).
+    static func checkGrouping(_ grouping: GroupingKey, _ limits: ParseLimits) throws(ExpositionError) {
+        let pairs = grouping.escapedPairs
+        if pairs.count > limits.maxLabelsPerSeries {
+            throw ExpositionError(
+                .limitExceeded,
+                "the path has \(pairs.count) labels, over the limit of \(limits.maxLabelsPerSeries) labels per series (\(ParseLimits.Flag.labelsPerSeries))",
+                line: 0)
+        }
+        for pair in pairs {
+            if pair.name.count > limits.maxLabelNameBytes {
+                throw ExpositionError(
+                    .limitExceeded,
+                    "path label name \(ErrorText.token(String(decoding: pair.name, as: UTF8.self))) is \(pair.name.count) bytes, over the limit of \(limits.maxLabelNameBytes) (\(ParseLimits.Flag.labelNameBytes))",
+                    line: 0)
+            }
+            if pair.value.count > limits.maxLabelValueBytes {
+                throw ExpositionError(
+                    .limitExceeded,
+                    "the value of path label \(ErrorText.token(String(decoding: pair.name, as: UTF8.self))) is \(pair.value.count) bytes, over the limit of \(limits.maxLabelValueBytes) (\(ParseLimits.Flag.labelValueBytes))",
+                    line: 0)
+            }
+        }
     }
 
     // MARK: - State
@@ -53,17 +105,29 @@ public struct ExpositionParser {
 
     struct FamilyBuilder {
         var family: ParsedFamily
-        /// Whether each series' mode came from a label (histogram and summary lines must agree).
-        var explicitMode: [Bool] = []
-        /// A histogram's `_count` line, checked against its `+Inf` bucket at the end.
-        var counts: [Double?] = []
+        /// Bytes of the family's name, counted on every line it writes.
+        var nameBytes: Int
+        /// What each histogram or summary series collects besides its value, by the series'
+        /// index (a family holds scalars only, or histograms or summaries only).
+        var instances: [Instance] = []
         /// The series instance still collecting lines, per key (histograms and summaries).
         var open: [LabelKey: Int] = [:]
     }
 
+    struct Instance {
+        /// Whether the series' mode came from a label (histogram and summary lines must agree).
+        var explicitMode: Bool
+        /// A histogram's `_count` line, checked against its `+Inf` bucket at the end.
+        var count: Double? = nil
+        /// The first line of a histogram or summary that gave a NaN or infinite count or sum:
+        /// refused at the end if the series aggregates (its mode may come from a later line).
+        var nonFiniteLine = 0
+    }
+
     struct LabelSpan {
         var nameStart: Int, nameEnd: Int, valueStart: Int, valueEnd: Int
-        /// A grouping label of the same name wins over this one.
+        /// A grouping label of the same name wins over this one, or the value is empty:
+        /// either way the label is not part of the key.
         var overridden = false
     }
 
@@ -73,6 +137,14 @@ public struct ExpositionParser {
     let classes = byteClassTable.utf8Start
     let format: ExpositionFormat
     let grouping: [(name: [UInt8], value: [UInt8])]
+    let limits: ParseLimits
+    /// Whether a path label names a bound label, which the buckets or quantiles would repeat.
+    let groupingHasLe: Bool
+    let groupingHasQuantile: Bool
+    /// Bytes the series written so far take as sample lines (see ``ParseLimits/maxExpandedBytes``).
+    var expandedBytes = 0
+    /// False when reading a scrape (``parseScrape(_:format:limits:)``).
+    var refusesNonFiniteAggregates = true
 
     var line = 0
     var lineStart = 0
@@ -87,11 +159,14 @@ public struct ExpositionParser {
     /// The histogram or summary series the previous line went to (family, series index).
     var lastInstance: (Int, Int)? = nil
 
-    init(base: UnsafePointer<UInt8>, count: Int, format: ExpositionFormat, grouping: GroupingKey) {
+    init(base: UnsafePointer<UInt8>, count: Int, format: ExpositionFormat, grouping: GroupingKey, limits: ParseLimits) {
         self.p = base
         self.n = count
         self.format = format
         self.grouping = grouping.escapedPairs
+        self.limits = limits
+        self.groupingHasLe = grouping.labels.contains { $0.name == "le" }
+        self.groupingHasQuantile = grouping.labels.contains { $0.name == "quantile" }
         labels.reserveCapacity(8)
     }
 
@@ -154,7 +229,7 @@ public struct ExpositionParser {
         let nameStart = i
         while i < end, isNameByte(p[i]) { i += 1 }
         guard i > nameStart, !isDigit(p[nameStart]) else {
-            throw error(.invalidName, "\(keyword) line needs a valid metric name", at: nameStart)
+            throw error(.invalidName, "\(ErrorText.token(keyword)) line needs a valid metric name", at: nameStart)
         }
         guard i == end || p[i] == 0x20 || p[i] == 0x09 else {
             throw error(.invalidName, "invalid character in metric name", at: i)
@@ -168,10 +243,10 @@ public struct ExpositionParser {
             while typeEnd > i, p[typeEnd - 1] == 0x20 || p[typeEnd - 1] == 0x09 { typeEnd -= 1 }
             let typeName = string(i, typeEnd)
             guard declaration.type == nil else {
-                throw error(.metadata, "second TYPE line for \(name) (the first is on line \(declaration.typeLine))", at: nameStart)
+                throw error(.metadata, "second TYPE line for \(ErrorText.token(name)) (the first is on line \(declaration.typeLine))", at: nameStart)
             }
             guard familyIndex[name] == nil else {
-                throw error(.metadata, "TYPE line for \(name) comes after its samples; put it before them", at: nameStart)
+                throw error(.metadata, "TYPE line for \(ErrorText.token(name)) comes after its samples; put it before them", at: nameStart)
             }
             let type: DeclaredType
             switch typeName.lowercased() {
@@ -184,15 +259,20 @@ public struct ExpositionParser {
             case "info": type = .info
             case "stateset": type = .stateset
             default:
-                throw error(.metadata, "unknown metric type \"\(typeName)\" for \(name); use counter, gauge, histogram, summary or untyped", at: i)
+                throw error(.metadata, "unknown metric type \"\(ErrorText.token(typeName))\" for \(ErrorText.token(name)); use counter, gauge, histogram, summary or untyped", at: i)
             }
             declaration.type = type
             declaration.typeLine = line
         case "HELP":
             guard declaration.help == nil else {
-                throw error(.metadata, "second HELP line for \(name) (the first is on line \(declaration.helpLine))", at: nameStart)
+                throw error(.metadata, "second HELP line for \(ErrorText.token(name)) (the first is on line \(declaration.helpLine))", at: nameStart)
             }
             guard UTF8Validation.isValid(p + i, end - i) else { throw error(.invalidUTF8, "HELP text is not valid UTF-8", at: i) }
+            // A raw carriage return or escape sequence would reach every scraper and terminal
+            // as it is, and the text format has no escape for them (tabs are harmless).
+            if let k = firstControlByte(i, end, allowTab: true) {
+                throw error(.metadata, "HELP text of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(p + k, 1)); only a newline can be written, as \\n", at: k)
+            }
             declaration.help = unescapeHelp(i, end)
             declaration.helpLine = line
         default:
@@ -230,6 +310,7 @@ public struct ExpositionParser {
         guard nameEnd > start, !isDigit(p[start]) else {
             throw error(.invalidName, "expected a metric name, a comment or a blank line", at: start)
         }
+        if labels.capacity > 1024 { labels = [] }  // Do not keep a hostile line's span buffer for the rest.
         let (index, role) = try resolve(start, nameEnd)
 
         labels.removeAll(keepingCapacity: true)
@@ -245,7 +326,7 @@ public struct ExpositionParser {
         while i < end, p[i] != 0x20, p[i] != 0x09 { i += 1 }
         guard i > valueStart else { throw error(.invalidValue, "missing value", at: valueStart) }
         guard let value = NumberParsing.parseDouble(p + valueStart, i - valueStart) else {
-            throw error(.invalidValue, "invalid value \"\(string(valueStart, i))\"", at: valueStart)
+            throw error(.invalidValue, "invalid value \"\(token(valueStart, i))\"", at: valueStart)
         }
         skipSpaces(&i, end)
         var timestampMs: Int64? = nil
@@ -267,14 +348,14 @@ public struct ExpositionParser {
         switch format {
         case .text:
             guard let ms = NumberParsing.parseInt64(p + start, end - start) else {
-                throw error(.invalidTimestamp, "invalid timestamp \"\(string(start, end))\"; the text format takes integer milliseconds", at: start)
+                throw error(.invalidTimestamp, "invalid timestamp \"\(token(start, end))\"; the text format takes integer milliseconds", at: start)
             }
             return ms
         case .openMetrics:
             guard let seconds = NumberParsing.parseDouble(p + start, end - start), seconds.isFinite,
                   abs(seconds) < 9.2e15
             else {
-                throw error(.invalidTimestamp, "invalid timestamp \"\(string(start, end))\"; OpenMetrics takes seconds", at: start)
+                throw error(.invalidTimestamp, "invalid timestamp \"\(token(start, end))\"; OpenMetrics takes seconds", at: start)
             }
             return Int64((seconds * 1000).rounded())
         }
@@ -294,21 +375,34 @@ public struct ExpositionParser {
             }
             let nameEnd = i
             if nameEnd - nameStart >= 2, p[nameStart] == 0x5F, p[nameStart + 1] == 0x5F {
-                throw error(.invalidLabel, "label names starting with __ are reserved: \(string(nameStart, nameEnd))", at: nameStart)
+                throw error(.invalidLabel, "label names starting with __ are reserved: \(token(nameStart, nameEnd))", at: nameStart)
+            }
+            if nameEnd - nameStart > limits.maxLabelNameBytes {
+                throw error(
+                    .limitExceeded,
+                    "label name \(token(nameStart, nameEnd)) is \(nameEnd - nameStart) bytes, over the limit of \(limits.maxLabelNameBytes) (\(ParseLimits.Flag.labelNameBytes))",
+                    at: nameStart)
+            }
+            // Room for clearmode and le or quantile, which are not part of the series' labels.
+            if labels.count >= limits.maxLabelsPerSeries + 2 {
+                throw error(
+                    .limitExceeded,
+                    "a series has more than \(limits.maxLabelsPerSeries) labels, the limit per series (\(ParseLimits.Flag.labelsPerSeries))",
+                    at: nameStart)
             }
             skipSpaces(&i, end)
             guard i < end, p[i] == UInt8(ascii: "=") else {
-                throw error(.invalidLabel, "expected = after label name \(string(nameStart, nameEnd))", at: i)
+                throw error(.invalidLabel, "expected = after label name \(token(nameStart, nameEnd))", at: i)
             }
             i += 1
             skipSpaces(&i, end)
             guard i < end, p[i] == UInt8(ascii: "\"") else {
-                throw error(.invalidLabel, "expected a quoted value for label \(string(nameStart, nameEnd))", at: i)
+                throw error(.invalidLabel, "expected a quoted value for label \(token(nameStart, nameEnd))", at: i)
             }
             i += 1
             let valueStart = i
             var ascii = true
-            // Skip eight plain bytes at a time: no quote, no backslash, no byte ≥ 0x80.
+            // Skip eight plain bytes at a time: no quote, no backslash, no control byte, no byte ≥ 0x80.
             while i + 8 <= end {
                 let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
                 if Self.hasSpecialByte(word) { break }
@@ -320,24 +414,38 @@ public struct ExpositionParser {
                     guard i + 1 < end else { break }
                     let e = p[i + 1]
                     guard e == UInt8(ascii: "\\") || e == UInt8(ascii: "\"") || e == UInt8(ascii: "n") else {
-                        throw error(.invalidLabel, "invalid escape sequence \\\(Character(Unicode.Scalar(e))) in label value; use \\\\, \\\" or \\n", at: i)
+                        throw error(.invalidLabel, "invalid escape sequence \\\(ErrorText.token(p + i + 1, 1)) in label value; use \\\\, \\\" or \\n", at: i)
                     }
                     i += 2
                     continue
                 }
                 if c >= 0x80 { ascii = false }
+                // A raw carriage return (or any control byte) would be written to every scrape as it is.
+                if (c < 0x20 && c != 0x09) || c == 0x7F {
+                    throw error(.invalidLabel, "label value of \(token(nameStart, nameEnd)) contains the control byte \(ErrorText.token(p + i, 1)); only a newline can be written, as \\n", at: i)
+                }
                 i += 1
             }
             guard i < end else {
-                throw error(.invalidLabel, "label value of \(string(nameStart, nameEnd)) is not closed with \"", at: valueStart - 1)
+                throw error(.invalidLabel, "label value of \(token(nameStart, nameEnd)) is not closed with \"", at: valueStart - 1)
             }
             let valueEnd = i
             if !ascii, !UTF8Validation.isValid(p + valueStart, valueEnd - valueStart) {
-                throw error(.invalidUTF8, "label value of \(string(nameStart, nameEnd)) is not valid UTF-8", at: valueStart)
+                throw error(.invalidUTF8, "label value of \(token(nameStart, nameEnd)) is not valid UTF-8", at: valueStart)
+            }
+            if valueEnd - valueStart > limits.maxLabelValueBytes {
+                throw error(
+                    .limitExceeded,
+                    "the value of label \(token(nameStart, nameEnd)) is \(valueEnd - valueStart) bytes, over the limit of \(limits.maxLabelValueBytes) (\(ParseLimits.Flag.labelValueBytes))",
+                    at: valueStart)
             }
             i += 1
-            // Duplicate names are found after sorting, in writeKeyBytes.
-            labels.append(LabelSpan(nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd))
+            // Duplicate names are found after sorting, in buildKeyBytes. An empty value is
+            // the same as no label (as Prometheus reads it): it takes part in the duplicate
+            // check, and is left out of the key.
+            labels.append(LabelSpan(
+                nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd,
+                overridden: valueEnd == valueStart))
             skipSpaces(&i, end)
             guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
             if p[i] == UInt8(ascii: ",") {
@@ -348,15 +456,19 @@ public struct ExpositionParser {
         }
     }
 
-    /// Whether any byte of `word` is `"`, `\\` or ≥ 0x80 (the SWAR zero-byte test).
+    /// Whether any byte of `word` is `"`, `\\`, a control byte or ≥ 0x80 (the SWAR
+    /// zero-byte and less-than tests; a false positive only sends the bytes to the slow loop).
     @inline(__always) static func hasSpecialByte(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quote = word ^ (ones &* 0x22)
         let backslash = word ^ (ones &* 0x5C)
+        let delete = word ^ (ones &* 0x7F)
         let zeroInQuote = (quote &- ones) & ~quote & highs
         let zeroInBackslash = (backslash &- ones) & ~backslash & highs
-        return (zeroInQuote | zeroInBackslash | (word & highs)) != 0
+        let zeroInDelete = (delete &- ones) & ~delete & highs
+        let control = (word &- (ones &* 0x20)) & ~word & highs
+        return (zeroInQuote | zeroInBackslash | zeroInDelete | control | (word & highs)) != 0
     }
 
     // MARK: - Families
@@ -389,7 +501,7 @@ public struct ExpositionParser {
             case .summary:
                 return (try family(name, type, declared.help, at: column), .quantile)
             case .histogram, .gaugeHistogram, .info:
-                throw error(.typeMismatch, "\(name) is declared as \(type) and takes samples named with a suffix such as _bucket, _sum, _count or _info", at: column)
+                throw error(.typeMismatch, "\(ErrorText.token(name)) is declared as \(type) and takes samples named with a suffix such as _bucket, _sum, _count or _info", at: column)
             }
         }
         let suffixes: [(String, Role)] = [
@@ -433,45 +545,69 @@ public struct ExpositionParser {
         }
         if let index = familyIndex[name] {
             guard builders[index].family.type == type else {
-                throw error(.typeMismatch, "\(name) is used as \(builders[index].family.type) and as \(type) in one push", at: column)
+                throw error(.typeMismatch, "\(ErrorText.token(name)) is used as \(builders[index].family.type) and as \(type) in one push", at: column)
             }
             return index
         }
         let index = builders.count
-        builders.append(FamilyBuilder(family: ParsedFamily(name: name, type: type, help: help, line: line)))
+        builders.append(FamilyBuilder(family: ParsedFamily(name: name, type: type, help: help, line: line), nameBytes: name.utf8.count))
         familyIndex[name] = index
         return index
     }
 
     mutating func addSample(family index: Int, role: Role, value: Double, timestampMs: Int64?, at column: Int) throws(ExpositionError) {
         let type = builders[index].family.type
+        // The label the renderer adds to every bucket or quantile line: a series of the
+        // family must not carry it elsewhere, or the scrape repeats a label name.
+        let boundName: StaticString? = type.isHistogram ? "le" : (type == .summary ? "quantile" : nil)
+        if let boundName, type.isHistogram ? groupingHasLe : groupingHasQuantile {
+            throw error(
+                .invalidLabel,
+                "the path label \(boundName) would repeat on every \(type.isHistogram ? "bucket" : "quantile") of \(type.textName) \(ErrorText.token(builders[index].family.name)); push it to a path without \(boundName)",
+                at: column)
+        }
         // Pull out the labels that steer rather than identify.
         var mode: ClearMode? = nil
         var bound: Double? = nil
         var k = 0
         while k < labels.count {
             let span = labels[k]
+            let empty = span.valueEnd == span.valueStart
             if isLabel(span, "clearmode") {
-                let text = string(span.valueStart, span.valueEnd)
                 guard mode == nil else {
                     throw error(.duplicateLabel, "label clearmode appears twice", at: span.nameStart)
                 }
-                guard let parsed = ClearMode(text) else {
-                    throw error(.invalidClearMode, "unknown clearmode \"\(text)\"; valid: \(ClearMode.validValuesDescription)", at: span.valueStart)
+                if !empty {
+                    let text = string(span.valueStart, span.valueEnd)
+                    guard let parsed = ClearMode(text) else {
+                        throw error(.invalidClearMode, "unknown clearmode \"\(ErrorText.token(text))\"; valid: \(ClearMode.validValuesDescription)", at: span.valueStart)
+                    }
+                    mode = parsed
                 }
-                mode = parsed
                 labels.swapAt(k, labels.count - 1)
                 labels.removeLast()  // Order does not matter: the key sorts the labels.
                 continue
             }
-            if (role == .bucket && isLabel(span, "le")) || (role == .quantile && isLabel(span, "quantile")) {
+            if let boundName, isLabel(span, boundName) {
+                guard role == .bucket || role == .quantile else {
+                    if empty {
+                        k += 1  // The same as no label; left out of the key.
+                        continue
+                    }
+                    throw error(
+                        .invalidLabel,
+                        "\(boundName) is the label of the \(type.isHistogram ? "buckets" : "quantiles") of \(type.textName) \(ErrorText.token(builders[index].family.name)); its _sum and _count lines cannot carry it",
+                        at: span.nameStart)
+                }
                 guard bound == nil else {
-                    throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
+                    throw error(.duplicateLabel, "label \(boundName) appears twice", at: span.nameStart)
                 }
-                guard let b = NumberParsing.parseDouble(p + span.valueStart, span.valueEnd - span.valueStart), !b.isNaN else {
-                    throw error(.invalidLabel, "\(string(span.nameStart, span.nameEnd)) must be a number, got \"\(string(span.valueStart, span.valueEnd))\"", at: span.valueStart)
+                if !empty {
+                    guard let b = NumberParsing.parseDouble(p + span.valueStart, span.valueEnd - span.valueStart), !b.isNaN else {
+                        throw error(.invalidLabel, "\(boundName) must be a number, got \"\(token(span.valueStart, span.valueEnd))\"", at: span.valueStart)
+                    }
+                    bound = b
                 }
-                bound = b
                 labels.swapAt(k, labels.count - 1)
                 labels.removeLast()
                 continue
@@ -487,7 +623,15 @@ public struct ExpositionParser {
                 at: column)
         }
         if let mode, case .pebble = mode, type != .gauge, type != .untyped {
-            throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(builders[index].family.name) gauge", at: column)
+            throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(ErrorText.token(builders[index].family.name)) gauge", at: column)
+        }
+        // Values that are added up must be numbers: a NaN or an infinity added once stays forever.
+        let finite = value.isFinite
+        if !finite, refusesNonFiniteAggregates, role == .value, (mode ?? type.defaultClearMode) == .aggregate {
+            throw error(
+                .invalidValue,
+                "\(type.textName) \(ErrorText.token(builders[index].family.name)) has the value \(Self.exposed(value)), which cannot be aggregated (it would stay forever); push a gauge or set clearmode=\"replace\"",
+                at: column)
         }
         let keyBytes = try buildKeyBytes()
         let key: LabelKey
@@ -498,25 +642,42 @@ public struct ExpositionParser {
         } else {
             key = LabelKey(bytes: keyBytes)
         }
+        // What this line takes once written out: its name and labels (the value is bounded).
+        expandedBytes &+= keyBytes.count &+ builders[index].nameBytes &+ 32
+        if expandedBytes > limits.maxExpandedBytes {
+            throw error(
+                .tooLarge,
+                "the series of this push would take more than \(limits.maxExpandedBytes) bytes written out (\(ParseLimits.Flag.expandedBytes)); "
+                    + "send fewer series per push or shorter path labels",
+                at: column)
+        }
         let line = self.line
 
         switch role {
         case .value:
             if type == .counter, value < 0 {
-                throw error(.negativeCounter, "counter \(builders[index].family.name) has a negative value \(value)", at: column)
+                throw error(.negativeCounter, "counter \(ErrorText.token(builders[index].family.name)) has a negative value \(value)", at: column)
             }
             builders[index].family.series.append(ParsedSeries(
                 key: key, mode: mode ?? type.defaultClearMode, value: .scalar(value), timestampMs: timestampMs, line: line))
-            builders[index].explicitMode.append(mode != nil)
         case .bucket:
             guard let bound else {
-                throw error(.invalidHistogram, "bucket of \(builders[index].family.name) has no le label", at: column)
+                throw error(.invalidHistogram, "bucket of \(ErrorText.token(builders[index].family.name)) has no le label", at: column)
             }
-            guard value >= 0 else { throw error(.invalidHistogram, "bucket count must not be negative", at: column) }
+            guard value >= 0 else { throw error(.invalidHistogram, "bucket count must be a number ≥ 0, got \(value)", at: column) }
+            // Buckets of one instance are in strictly ascending order (a line that is not
+            // starts a new instance), so only the last one needs a look.
             let s = try instance(index, key, mode, type, at: column) { series, count in
                 guard case .histogram(let h) = series.value else { return true }
-                return h.sum != nil || count != nil || h.buckets.contains { $0.upperBound >= bound }
+                return h.sum != nil || count != nil || (h.buckets.last.map { $0.upperBound >= bound } ?? false)
             }
+            if case .histogram(let h) = builders[index].family.series[s].value, h.buckets.count >= limits.maxBuckets {
+                throw error(
+                    .limitExceeded,
+                    "histogram \(ErrorText.token(builders[index].family.name)) has more than \(limits.maxBuckets) buckets, the limit (\(ParseLimits.Flag.buckets))",
+                    at: column)
+            }
+            if !finite { markNonFinite(index, s) }
             builders[index].family.series[s].value.appendBucket(Bucket(upperBound: bound, count: value))
         case .sum:
             let s = try instance(index, key, mode, type, at: column) { series, _ in
@@ -526,30 +687,44 @@ public struct ExpositionParser {
                 case .scalar, .window, .observations, .nativeHistogram: true
                 }
             }
+            if !finite { markNonFinite(index, s) }
             builders[index].family.series[s].value.setSum(value)
         case .count:
-            guard value >= 0 else { throw error(.invalidHistogram, "count must not be negative", at: column) }
+            guard value >= 0 else { throw error(.invalidHistogram, "count must be a number ≥ 0, got \(value)", at: column) }
             let s = try instance(index, key, mode, type, at: column) { series, count in
                 if case .summary(let q) = series.value { return q.count != nil }
                 return count != nil
             }
+            if !finite { markNonFinite(index, s) }
             if type == .summary {
                 builders[index].family.series[s].value.setSummaryCount(value)
             } else {
-                builders[index].counts[s] = value
+                builders[index].instances[s].count = value
             }
         case .quantile:
             guard let bound else {
-                throw error(.invalidSummary, "sample of summary \(builders[index].family.name) has no quantile label", at: column)
+                throw error(.invalidSummary, "sample of summary \(ErrorText.token(builders[index].family.name)) has no quantile label", at: column)
             }
             let s = try instance(index, key, mode, type, at: column) { series, _ in
                 guard case .summary(let q) = series.value else { return true }
-                return q.sum != nil || q.count != nil || q.quantiles.contains { $0.quantile >= bound }
+                return q.sum != nil || q.count != nil || (q.quantiles.last.map { $0.quantile >= bound } ?? false)
             }
+            if case .summary(let q) = builders[index].family.series[s].value, q.quantiles.count >= limits.maxQuantiles {
+                throw error(
+                    .limitExceeded,
+                    "summary \(ErrorText.token(builders[index].family.name)) has more than \(limits.maxQuantiles) quantiles, the limit (\(ParseLimits.Flag.quantiles))",
+                    at: column)
+            }
+            // Quantile values are replaced on every push, never added: NaN is what clients
+            // send for a quantile without observations.
             builders[index].family.series[s].value.appendQuantile(Quantile(quantile: bound, value: value))
         case .created:
             break
         }
+    }
+
+    mutating func markNonFinite(_ index: Int, _ s: Int) {
+        if builders[index].instances[s].nonFiniteLine == 0 { builders[index].instances[s].nonFiniteLine = line }
     }
 
     /// The histogram or summary instance a line adds to: the open one for `key`, or a new
@@ -563,16 +738,16 @@ public struct ExpositionParser {
         startsNew: (ParsedSeries, _ count: Double?) -> Bool
     ) throws(ExpositionError) -> Int {
         if let open = builders[index].open[key],
-           !startsNew(builders[index].family.series[open], builders[index].counts[open]) {
+           !startsNew(builders[index].family.series[open], builders[index].instances[open].count) {
             lastInstance = (index, open)
             if let mode {
-                if builders[index].explicitMode[open] {
+                if builders[index].instances[open].explicitMode {
                     guard builders[index].family.series[open].mode == mode else {
-                        throw error(.invalidClearMode, "lines of one series of \(builders[index].family.name) disagree on clearmode", at: column)
+                        throw error(.invalidClearMode, "lines of one series of \(ErrorText.token(builders[index].family.name)) disagree on clearmode", at: column)
                     }
                 } else {
                     builders[index].family.series[open].mode = mode
-                    builders[index].explicitMode[open] = true
+                    builders[index].instances[open].explicitMode = true
                 }
             }
             return open
@@ -582,8 +757,7 @@ public struct ExpositionParser {
             : .histogram(HistogramValue(buckets: [], sum: nil))
         let s = builders[index].family.series.count
         builders[index].family.series.append(ParsedSeries(key: key, mode: mode ?? type.defaultClearMode, value: empty, line: line))
-        builders[index].explicitMode.append(mode != nil)
-        builders[index].counts.append(nil)
+        builders[index].instances.append(Instance(explicitMode: mode != nil))
         builders[index].open[key] = s
         lastInstance = (index, s)
         return s
@@ -600,9 +774,13 @@ public struct ExpositionParser {
             @inline(__always) func cmp(_ a: LabelSpan, _ b: LabelSpan) -> Int {
                 ExpositionParser.compare(p + a.nameStart, a.nameEnd - a.nameStart, p + b.nameStart, b.nameEnd - b.nameStart)
             }
-            // Insertion sort: label sets are small and usually already sorted.
+            // Insertion sort for the usual small, nearly sorted label sets; a library sort
+            // (n log n) for long ones, where insertion would be quadratic.
+            if count > 16 {
+                spans.sort { cmp($0, $1) < 0 }
+            }
             var a = 1
-            while a < count {
+            while count <= 16, a < count {
                 let item = spans[a]
                 if cmp(spans[a - 1], item) > 0 {
                     var b = a
@@ -625,7 +803,7 @@ public struct ExpositionParser {
                     if c >= 0 { break }
                     g += 1
                 }
-                spans[k].overridden = g < grouping.count && c == 0
+                if g < grouping.count && c == 0 { spans[k].overridden = true }
                 if !spans[k].overridden {
                     length += ls + (span.valueEnd - span.valueStart) + 3
                     pairs += 1
@@ -635,13 +813,19 @@ public struct ExpositionParser {
         }
         if let duplicate = sorted.duplicate {
             let span = labels[duplicate]
-            throw error(.duplicateLabel, "label \(string(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
+            throw error(.duplicateLabel, "label \(token(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
         }
         var length = sorted.length
         var pairs = sorted.pairs
         for pair in grouping {
             length += pair.name.count + pair.value.count + 3
             pairs += 1
+        }
+        if pairs > limits.maxLabelsPerSeries {
+            throw error(
+                .limitExceeded,
+                "a series has \(pairs) labels with the path labels, over the limit of \(limits.maxLabelsPerSeries) (\(ParseLimits.Flag.labelsPerSeries))",
+                at: lineStart)
         }
         if pairs > 1 { length += pairs - 1 }
         let labels = self.labels
@@ -701,6 +885,14 @@ public struct ExpositionParser {
                     try validateHistogram(&builder, s)
                 }
             }
+            for (s, instance) in builder.instances.enumerated() where instance.nonFiniteLine != 0 && refusesNonFiniteAggregates {
+                let series = builder.family.series[s]
+                guard series.mode == .aggregate else { continue }
+                throw ExpositionError(
+                    .invalidValue,
+                    "\(type.textName) \(ErrorText.token(builder.family.name + series.key.description)) has a NaN or infinite count or sum, which cannot be aggregated (it would stay forever); set clearmode=\"replace\" or push finite numbers",
+                    line: instance.nonFiniteLine)
+            }
             // Pebble series are exposed as gauges: an untyped family that holds one becomes a gauge.
             if type == .untyped, builder.family.series.contains(where: { $0.mode.isPebble }) {
                 builder.family.type = .gauge
@@ -714,24 +906,31 @@ public struct ExpositionParser {
     func validateHistogram(_ builder: inout FamilyBuilder, _ s: Int) throws(ExpositionError) {
         let series = builder.family.series[s]
         guard case .histogram(var h) = series.value else { return }
-        let name = builder.family.name
-        h.buckets.sort { $0.upperBound < $1.upperBound }
-        let count = builder.counts[s]
+        let name = ErrorText.token(builder.family.name + series.key.description)
+        // Buckets are in strictly ascending order already: `addSample` starts a new
+        // instance at any bucket that is not above the last one.
+        let count = builder.instances[s].count
         if h.buckets.last?.upperBound != .infinity {
             guard let count else {
-                throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) has no +Inf bucket and no _count", line: series.line)
+                throw ExpositionError(.invalidHistogram, "histogram \(name) has no +Inf bucket and no _count", line: series.line)
+            }
+            guard h.buckets.count < limits.maxBuckets else {
+                throw ExpositionError(
+                    .limitExceeded,
+                    "histogram \(name) has more than \(limits.maxBuckets) buckets with its +Inf bucket, the limit (\(ParseLimits.Flag.buckets))",
+                    line: series.line)
             }
             h.buckets.append(Bucket(upperBound: .infinity, count: count))
         }
         var previous = 0.0
         for bucket in h.buckets {
             guard bucket.count >= previous else {
-                throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) is not cumulative: bucket le=\"\(bucket.upperBound)\" has \(bucket.count) after \(previous)", line: series.line)
+                throw ExpositionError(.invalidHistogram, "histogram \(name) is not cumulative: bucket le=\"\(bucket.upperBound)\" has \(bucket.count) after \(previous)", line: series.line)
             }
             previous = bucket.count
         }
         if let count, count != h.count {
-            throw ExpositionError(.invalidHistogram, "histogram \(name)\(series.key) has _count \(count) but its +Inf bucket is \(h.count)", line: series.line)
+            throw ExpositionError(.invalidHistogram, "histogram \(name) has _count \(count) but its +Inf bucket is \(h.count)", line: series.line)
         }
         builder.family.series[s].value = .histogram(h)
     }
@@ -750,6 +949,29 @@ public struct ExpositionParser {
 
     func string(_ start: Int, _ end: Int) -> String {
         String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
+    }
+
+    /// A value as the text format writes it (`NaN`, `+Inf`).
+    static func exposed(_ value: Double) -> String {
+        var out: [UInt8] = []
+        NumberFormatting.appendDouble(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Input bytes as an error message shows them (cut, control bytes escaped).
+    func token(_ start: Int, _ end: Int) -> String {
+        ErrorText.token(p + start, end - start)
+    }
+
+    /// The first byte in `start..<end` that is a control byte (tab allowed or not), or DEL.
+    func firstControlByte(_ start: Int, _ end: Int, allowTab: Bool) -> Int? {
+        var k = start
+        while k < end {
+            let c = p[k]
+            if (c < 0x20 && !(allowTab && c == 0x09)) || c == 0x7F { return k }
+            k += 1
+        }
+        return nil
     }
 
 

@@ -15,11 +15,14 @@ public enum ProtobufExposition {
     }
 
     /// Parses a delimited stream of `MetricFamily` messages.
-    public static func parse(_ body: UnsafeRawBufferPointer, grouping: GroupingKey = .empty) throws(ExpositionError) -> ParsedPush {
+    public static func parse(
+        _ body: UnsafeRawBufferPointer, grouping: GroupingKey = .empty, limits: ParseLimits = ParseLimits()
+    ) throws(ExpositionError) -> ParsedPush {
+        try ExpositionParser.checkGrouping(grouping, limits)
         var natives = NativeSideTable()
-        let text = try translate(body, natives: &natives)
+        let text = try translate(body, limits: limits, natives: &natives)
         do {
-            var push = try ExpositionParser.parse(text, format: .text, grouping: grouping)
+            var push = try ExpositionParser.parse(text, format: .text, grouping: grouping, limits: limits)
             natives.attach(to: &push)
             return push
         } catch {
@@ -28,15 +31,21 @@ public enum ProtobufExposition {
     }
 
     /// The text-format equivalent of a delimited protobuf body.
-    public static func translate(_ body: UnsafeRawBufferPointer) throws(ExpositionError) -> [UInt8] {
+    ///
+    /// Each metric is written out as it is decoded, so memory follows the text, and the
+    /// text is cut off at `limits.maxExpandedBytes`: every bucket line repeats its series'
+    /// name and labels, which a few bytes of protobuf can make arbitrarily many of.
+    public static func translate(_ body: UnsafeRawBufferPointer, limits: ParseLimits = ParseLimits()) throws(ExpositionError) -> [UInt8] {
         var natives = NativeSideTable()
-        return try translate(body, natives: &natives)
+        return try translate(body, limits: limits, natives: &natives)
     }
 
-    static func translate(_ body: UnsafeRawBufferPointer, natives: inout NativeSideTable) throws(ExpositionError) -> [UInt8] {
+    static func translate(
+        _ body: UnsafeRawBufferPointer, limits: ParseLimits, natives: inout NativeSideTable
+    ) throws(ExpositionError) -> [UInt8] {
         var reader = WireReader(body, start: 0, end: body.count)
-        var out: [UInt8] = []
-        out.reserveCapacity(body.count * 2)
+        var out = TextOut(limit: limits.maxExpandedBytes)
+        out.bytes.reserveCapacity(min(body.count * 2, limits.maxExpandedBytes))
         var index = 0
         while !reader.atEnd {
             index += 1
@@ -44,19 +53,43 @@ public enum ProtobufExposition {
             guard length <= UInt64(reader.remaining) else {
                 throw ExpositionError(.syntax, "protobuf: metric family \(index) is truncated", line: 0)
             }
-            let family = try decodeFamily(reader.sub(Int(length)), index: index)
-            try family.appendText(to: &out, natives: &natives)
+            let message = reader.sub(Int(length))
+            let family = try decodeFamily(message, index: index)
+            try family.appendHeader(to: &out)
+            var r = message
+            while !r.atEnd {
+                let (field, wire) = try r.tag()
+                guard field == 4, wire == 2 else { try r.skip(wire); continue }
+                let metric = try decodeMetric(try r.message(), limits: limits)
+                try family.appendText(of: metric, to: &out, natives: &natives)
+            }
         }
-        return out
+        return out.bytes
+    }
+
+    /// Translated text with its size limit.
+    struct TextOut {
+        var bytes: [UInt8] = []
+        let limit: Int
+
+        mutating func check() throws(ExpositionError) {
+            guard bytes.count <= limit else {
+                throw ExpositionError(
+                    .tooLarge,
+                    "protobuf body: its series would take more than \(limit) bytes written out as text (\(ParseLimits.Flag.expandedBytes)); "
+                        + "send fewer series per push or fewer labels per series",
+                    line: 0)
+            }
+        }
     }
 
     // MARK: - Messages
 
+    /// A family's name, help and type; its metrics are decoded one at a time.
     struct Family {
         var name = ""
         var help: String?
         var type: UInt64 = 3
-        var metrics: [Metric] = []
     }
 
     struct Metric {
@@ -81,17 +114,31 @@ public enum ProtobufExposition {
             case (1, 2): family.name = try r.string()
             case (2, 2): family.help = try r.string()
             case (3, 0): family.type = try r.varint(context: "type")
-            case (4, 2): family.metrics.append(try decodeMetric(try r.message()))
             default: try r.skip(wire)
             }
         }
         guard !family.name.isEmpty else {
             throw ExpositionError(.invalidName, "protobuf: metric family \(index) has no name", line: 0)
         }
+        // The name is written into text lines as it is: anything but name bytes would
+        // change what the lines say.
+        guard Self.isMetricName(family.name) else {
+            throw ExpositionError(.invalidName, "protobuf: invalid metric name \(ErrorText.token(family.name))", line: 0)
+        }
         return family
     }
 
-    static func decodeMetric(_ r: WireReader) throws(ExpositionError) -> Metric {
+    static func isMetricName(_ name: String) -> Bool {
+        var first = true
+        for b in name.utf8 {
+            let letter = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b == 0x5F || b == 0x3A
+            guard letter || (!first && b >= 0x30 && b <= 0x39) else { return false }
+            first = false
+        }
+        return !first
+    }
+
+    static func decodeMetric(_ r: WireReader, limits: ParseLimits) throws(ExpositionError) -> Metric {
         var r = r
         var metric = Metric()
         while !r.atEnd {
@@ -107,6 +154,16 @@ public enum ProtobufExposition {
                     case (2, 2): value = try pair.string()
                     default: try pair.skip(w)
                     }
+                }
+                guard LabelName.isValid(name) else {
+                    throw ExpositionError(.invalidLabel, "protobuf: invalid label name \(name.isEmpty ? "(empty)" : ErrorText.token(name))", line: 0)
+                }
+                // Room for clearmode and le or quantile, as in the text parser.
+                guard metric.labels.count < limits.maxLabelsPerSeries + 2 else {
+                    throw ExpositionError(
+                        .limitExceeded,
+                        "protobuf: a series has more than \(limits.maxLabelsPerSeries) labels, the limit per series (\(ParseLimits.Flag.labelsPerSeries))",
+                        line: 0)
                 }
                 metric.labels.append((name, value))
             case (2, 2), (3, 2), (5, 2):  // gauge, counter, untyped: `double value = 1`
@@ -135,6 +192,12 @@ public enum ProtobufExposition {
                             default: try q.skip(qw)
                             }
                         }
+                        guard metric.quantiles.count < limits.maxQuantiles else {
+                            throw ExpositionError(
+                                .limitExceeded,
+                                "protobuf: a summary has more than \(limits.maxQuantiles) quantiles, the limit (\(ParseLimits.Flag.quantiles))",
+                                line: 0)
+                        }
                         metric.quantiles.append((quantile, value))
                     default: try m.skip(w)
                     }
@@ -160,6 +223,12 @@ public enum ProtobufExposition {
                             default: try b.skip(bw)
                             }
                         }
+                        guard metric.buckets.count < limits.maxBuckets else {
+                            throw ExpositionError(
+                                .limitExceeded,
+                                "protobuf: a histogram has more than \(limits.maxBuckets) buckets, the limit (\(ParseLimits.Flag.buckets))",
+                                line: 0)
+                        }
                         metric.buckets.append((bound, count))
                     case (let f, _) where NativeHistogramFields.owns(f):
                         try metric.native.read(field: f, wire: w, from: &m)
@@ -177,75 +246,89 @@ public enum ProtobufExposition {
 }
 
 extension ProtobufExposition.Family {
-    /// Writes the family as text 0.0.4 lines.
-    func appendText(to out: inout [UInt8], natives: inout ProtobufExposition.NativeSideTable) throws(ExpositionError) {
-        let typeName: String
+    var typeName: String? {
         switch type {
-        case 0: typeName = "counter"
-        case 1: typeName = "gauge"
-        case 2: typeName = "summary"
-        case 3: typeName = "untyped"
-        case 4, 5: typeName = "histogram"
-        default:
-            throw ExpositionError(.metadata, "protobuf: \(name) has unknown metric type \(type)", line: 0)
-        }
-        if let help, !help.isEmpty {
-            out.append(contentsOf: "# HELP \(name) ".utf8)
-            for b in help.utf8 {
-                switch b {
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                default: out.append(b)
-                }
-            }
-            out.append(0x0A)
-        }
-        out.append(contentsOf: "# TYPE \(name) \(typeName)\n".utf8)
-        for metric in metrics {
-            switch type {
-            case 2:
-                for q in metric.quantiles { line(&out, "", metric, ("quantile", q.q), q.v, metric.timestampMs) }
-                if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }
-                if let count = metric.count { line(&out, "_count", metric, nil, count, nil) }
-            case 4, 5:
-                if metric.native.present {
-                    try natives.record(metric, family: name, startingAt: out)
-                }
-                for b in metric.buckets { line(&out, "_bucket", metric, ("le", b.bound), b.count, nil) }
-                if let sum = metric.sum { line(&out, "_sum", metric, nil, sum, nil) }
-                line(&out, "_count", metric, nil, metric.count ?? metric.buckets.last?.count ?? 0, nil)
-            default:
-                line(&out, "", metric, nil, metric.value, metric.timestampMs)
-            }
+        case 0: "counter"
+        case 1: "gauge"
+        case 2: "summary"
+        case 3: "untyped"
+        case 4, 5: "histogram"
+        default: nil
         }
     }
 
-    func line(_ out: inout [UInt8], _ suffix: String, _ metric: ProtobufExposition.Metric, _ bound: (String, Double)?, _ value: Double, _ timestampMs: Int64?) {
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: suffix.utf8)
-        out.append(UInt8(ascii: "{"))
+    /// Writes `# HELP` and `# TYPE`.
+    func appendHeader(to out: inout ProtobufExposition.TextOut) throws(ExpositionError) {
+        guard let typeName else {
+            throw ExpositionError(.metadata, "protobuf: \(ErrorText.token(name)) has unknown metric type \(type)", line: 0)
+        }
+        if let help, !help.isEmpty {
+            out.bytes.append(contentsOf: "# HELP \(name) ".utf8)
+            for b in help.utf8 {
+                switch b {
+                case 0x5C: out.bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: out.bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                default: out.bytes.append(b)
+                }
+            }
+            out.bytes.append(0x0A)
+        }
+        out.bytes.append(contentsOf: "# TYPE \(name) \(typeName)\n".utf8)
+        try out.check()
+    }
+
+    /// Writes one metric as text 0.0.4 lines.
+    func appendText(
+        of metric: ProtobufExposition.Metric, to out: inout ProtobufExposition.TextOut,
+        natives: inout ProtobufExposition.NativeSideTable
+    ) throws(ExpositionError) {
+        switch type {
+        case 2:
+            for q in metric.quantiles { try line(&out, "", metric, ("quantile", q.q), q.v, metric.timestampMs) }
+            if let sum = metric.sum { try line(&out, "_sum", metric, nil, sum, nil) }
+            if let count = metric.count { try line(&out, "_count", metric, nil, count, nil) }
+        case 4, 5:
+            if metric.native.present {
+                try natives.record(metric, family: name, startingAt: out.bytes)
+            }
+            for b in metric.buckets { try line(&out, "_bucket", metric, ("le", b.bound), b.count, nil) }
+            if let sum = metric.sum { try line(&out, "_sum", metric, nil, sum, nil) }
+            try line(&out, "_count", metric, nil, metric.count ?? metric.buckets.last?.count ?? 0, nil)
+        default:
+            try line(&out, "", metric, nil, metric.value, metric.timestampMs)
+        }
+    }
+
+    func line(
+        _ out: inout ProtobufExposition.TextOut, _ suffix: String, _ metric: ProtobufExposition.Metric,
+        _ bound: (String, Double)?, _ value: Double, _ timestampMs: Int64?
+    ) throws(ExpositionError) {
+        out.bytes.append(contentsOf: name.utf8)
+        out.bytes.append(contentsOf: suffix.utf8)
+        out.bytes.append(UInt8(ascii: "{"))
         var first = true
         for (labelName, labelValue) in metric.labels {
-            if !first { out.append(UInt8(ascii: ",")) }
+            if !first { out.bytes.append(UInt8(ascii: ",")) }
             first = false
-            out.append(contentsOf: labelName.utf8)
-            out.append(contentsOf: "=\"".utf8)
-            LabelKey.appendEscaped(labelValue, to: &out)
-            out.append(UInt8(ascii: "\""))
+            out.bytes.append(contentsOf: labelName.utf8)
+            out.bytes.append(contentsOf: "=\"".utf8)
+            LabelKey.appendEscaped(labelValue, to: &out.bytes)
+            out.bytes.append(UInt8(ascii: "\""))
         }
         if let (labelName, boundValue) = bound {
-            if !first { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: "\(labelName)=\"".utf8)
-            NumberFormatting.appendDouble(boundValue, to: &out)
-            out.append(UInt8(ascii: "\""))
+            if !first { out.bytes.append(UInt8(ascii: ",")) }
+            out.bytes.append(contentsOf: "\(labelName)=\"".utf8)
+            NumberFormatting.appendDouble(boundValue, to: &out.bytes)
+            out.bytes.append(UInt8(ascii: "\""))
         }
-        out.append(contentsOf: "} ".utf8)
-        NumberFormatting.appendDouble(value, to: &out)
+        out.bytes.append(contentsOf: "} ".utf8)
+        NumberFormatting.appendDouble(value, to: &out.bytes)
         if let timestampMs {
-            out.append(0x20)
-            NumberFormatting.appendInt(timestampMs, to: &out)
+            out.bytes.append(0x20)
+            NumberFormatting.appendInt(timestampMs, to: &out.bytes)
         }
-        out.append(0x0A)
+        out.bytes.append(0x0A)
+        try out.check()
     }
 }
 

@@ -20,6 +20,8 @@ public struct PushFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case conflict
         /// The push would pass the series limit.
         case tooManySeries
+        /// A series passes a per-series limit (labels, label bytes, buckets, quantiles).
+        case seriesTooLarge
         /// The push would create a group past the group limit.
         case tooManyGroups
         /// The route exists but not for this method.

@@ -29,15 +29,15 @@ extension GroupState {
                 return (key, value, series.mode)
             }
             guard !shown.isEmpty else { continue }
-            let names = writer.names(family: name, type: family.type)
-            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
+            let names = writer.header(family: name, type: family.type) { families[$0] != nil }
+            writer.writeHeader(metadataName: names.metadata, type: names.type, help: family.help)
             for (key, value, seriesMode) in shown {
                 var extra: [UInt8]? = nil
                 if clearModes {
                     let mode: ClearMode = family.replaced && !seriesMode.isPebble ? .family : seriesMode
                     extra = Array("clearmode=\"\(mode)\"".utf8)
                 }
-                writer.writeSeries(name: names.sample, type: family.type, key: key, value: value, extraLabel: extra, timestampMs: nil)
+                writer.writeSeries(name: names.sample, type: names.type, key: key, value: value, extraLabel: extra, timestampMs: nil)
             }
         }
     }

@@ -23,6 +23,23 @@ public protocol ScrapeWriter {
 }
 
 extension ScrapeWriter {
+    /// The names and the declared type of a family in a scrape that also holds the families
+    /// `isFamily` answers true for.
+    ///
+    /// OpenMetrics declares a counter `foo_total` as `foo`, which may be another family's name
+    /// (Go's runtime metrics pair a gauge `foo` with a counter `foo_total`). A scrape must
+    /// declare each name once, so such a counter is declared `unknown` under its own name:
+    /// the samples stay the same, only the counter type is not announced.
+    public func header(
+        family name: String, type: MetricType, isFamily: (String) -> Bool
+    ) -> (sample: [UInt8], metadata: String, type: MetricType) {
+        let names = names(family: name, type: type)
+        if names.metadata != name, isFamily(names.metadata) {
+            return (Array(name.utf8), name, .untyped)
+        }
+        return (names.sample, names.metadata, type)
+    }
+
     public mutating func writeSeries(name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue) {
         writeSeries(name: name, type: type, key: key, value: value, extraLabel: nil, timestampMs: nil)
     }
