@@ -136,12 +136,14 @@ if let fuzzRuntime = Context.environment["GRAVEL_FUZZ_RUNTIME"], !fuzzRuntime.is
     for target in package.targets where target.name == "Shared" {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitized
     }
-    package.targets.append(.target(
-        name: "FuzzChecks", dependencies: ["Shared"], path: "Fuzz/Checks", swiftSettings: strict + sanitized))
+    package.targets.append(
+        .target(
+            name: "FuzzChecks", dependencies: ["Shared"], path: "Fuzz/Checks", swiftSettings: strict + sanitized))
     for name in ["FuzzText", "FuzzProtobuf", "FuzzPath", "FuzzPipeline"] {
-        package.targets.append(.executableTarget(
-            name: name, dependencies: ["FuzzChecks"], path: "Fuzz/\(name)",
-            swiftSettings: strict + sanitized + [.unsafeFlags(["-parse-as-library"])],
-            linkerSettings: [.unsafeFlags(["-sanitize=address", fuzzRuntime, "-lstdc++"])]))
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: ["FuzzChecks"], path: "Fuzz/\(name)",
+                swiftSettings: strict + sanitized + [.unsafeFlags(["-parse-as-library"])],
+                linkerSettings: [.unsafeFlags(["-sanitize=address", fuzzRuntime, "-lstdc++"])]))
     }
 }

@@ -149,7 +149,9 @@ enum Generator {
                     labels.put(labelNames[l])
                     labels.put("=\"")
                     switch l {
-                    case 0: labels.put("/api/v\(f % 3)/items/"); labels.put(s)
+                    case 0:
+                        labels.put("/api/v\(f % 3)/items/")
+                        labels.put(s)
                     case 1: labels.put(methods[rng.below(methods.count)])
                     case 2: labels.put(codes[rng.below(codes.count)])
                     case 3: labels.put("10.0.\(rng.below(256)).\(rng.below(256)):9100")
@@ -158,7 +160,8 @@ enum Generator {
                         if rng.below(16) == 0 {
                             labels.put("acme \\\"corp\\\" \\\\ eu\\nwest")
                         } else {
-                            labels.put("tenant-"); labels.put(rng.below(5000))
+                            labels.put("tenant-")
+                            labels.put(rng.below(5000))
                         }
                     }
                     labels.byte(UInt8(ascii: "\""))
@@ -170,7 +173,10 @@ enum Generator {
                     t.put("} ")
                     switch rng.below(4) {
                     case 0: t.put(rng.below(1_000_000_000))
-                    case 1: t.put(rng.below(100_000)); t.byte(UInt8(ascii: ".")); t.put(rng.below(1000))
+                    case 1:
+                        t.put(rng.below(100_000))
+                        t.byte(UInt8(ascii: "."))
+                        t.put(rng.below(1000))
                     case 2: t.put("\(1 + rng.below(9)).\(rng.below(1000))e+0\(rng.below(10))")
                     default: t.put(kind <= 3 ? "0" : "-\(rng.below(100)).25")
                     }
@@ -186,10 +192,18 @@ enum Generator {
                         t.put(cumulative)
                         t.byte(0x0A)
                     }
-                    t.put(base); t.put("_sum{"); t.bytes.append(contentsOf: labels.bytes); t.put("} ")
-                    t.put(cumulative * 7); t.put(".125\n")
-                    t.put(base); t.put("_count{"); t.bytes.append(contentsOf: labels.bytes); t.put("} ")
-                    t.put(cumulative); t.byte(0x0A)
+                    t.put(base)
+                    t.put("_sum{")
+                    t.bytes.append(contentsOf: labels.bytes)
+                    t.put("} ")
+                    t.put(cumulative * 7)
+                    t.put(".125\n")
+                    t.put(base)
+                    t.put("_count{")
+                    t.bytes.append(contentsOf: labels.bytes)
+                    t.put("} ")
+                    t.put(cumulative)
+                    t.byte(0x0A)
                 }
             }
             f += 1

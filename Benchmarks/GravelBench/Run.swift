@@ -55,16 +55,17 @@ enum Run {
             return Samples(values: values)
         }
         let mb = Double(body.count) / 1e6
-        return .object([
-            ("input_bytes", .int(body.count)),
-            ("lines", .int(lines)),
-            ("families", .int(families)),
-            ("series", .int(series)),
-            ("samples", .int(samples)),
-            ("best_mb_s", .number(mb / samplesRun.best)),
-            ("median_mb_s", .number(mb / samplesRun.median)),
-            ("median_samples_per_s", .number(Double(samples) / samplesRun.median)),
-        ] + samplesRun.json)
+        return .object(
+            [
+                ("input_bytes", .int(body.count)),
+                ("lines", .int(lines)),
+                ("families", .int(families)),
+                ("series", .int(series)),
+                ("samples", .int(samples)),
+                ("best_mb_s", .number(mb / samplesRun.best)),
+                ("median_mb_s", .number(mb / samplesRun.median)),
+                ("median_samples_per_s", .number(Double(samples) / samplesRun.median)),
+            ] + samplesRun.json)
     }
 
     // MARK: - One push, without HTTP
@@ -153,12 +154,17 @@ enum Run {
         let perGroup = options.families * options.perFamily
         let groups = max(1, options.renderSeries / perGroup)
         let iterations = options.quick ? 3 : 5
-        func rss() -> Int { trimHeap(); return procStatusBytes("VmRSS") }
+        func rss() -> Int {
+            trimHeap()
+            return procStatusBytes("VmRSS")
+        }
 
         // One GroupState holding every series.
         var rssBefore = rss()
         var state = GroupState()
-        let build = time { state = buildScrapeState(groups: groups, families: options.families, perFamily: options.perFamily, nowMs: nowMs) }
+        let build = time {
+            state = buildScrapeState(groups: groups, families: options.families, perFamily: options.perFamily, nowMs: nowMs)
+        }
         let oneStateBytes = rss() - rssBefore
         let series = state.seriesCount
         log("render: \(series) series in \(options.families) families (built in \(Int(build * 1000)) ms)")
@@ -194,28 +200,39 @@ enum Run {
         return .object([
             ("series", .int(series)),
             ("output_bytes", .int(outputBytes)),
-            ("one_group", .object([
-                ("build_ms", .number(build * 1000)),
-                ("rss_bytes", .int(oneStateBytes)),
-                ("bytes_per_series", .number(Double(oneStateBytes) / n)),
-                ("first_render_ms", .number(first * 1000)),
-                ("median_mb_s", .number(Double(outputBytes) / 1e6 / runs.median)),
-                ("ns_per_series", .number(runs.median / n * 1e9)),
-            ] + runs.json)),
-            ("per_group", .object([
-                ("groups", .int(groups)),
-                ("output_bytes", .int(groupsOutput)),
-                ("rss_bytes", .int(perGroupBytes)),
-                ("bytes_per_series", .number(Double(perGroupBytes) / n)),
-                ("first_render_ms", .number(groupsFirst * 1000)),
-                ("median_mb_s", .number(Double(groupsOutput) / 1e6 / groupRuns.median)),
-                ("ns_per_series", .number(groupRuns.median / n * 1e9)),
-            ] + groupRuns.json)),
-            ("keys_only", .object([
-                ("mean_key_length", .number(Double(keyLength) / Double(max(keys.count, 1)))),
-                ("rss_bytes", .int(keyBytes)),
-                ("bytes_per_series", .number(Double(keyBytes) / Double(max(keys.count, 1)))),
-            ])),
+            (
+                "one_group",
+                .object(
+                    [
+                        ("build_ms", .number(build * 1000)),
+                        ("rss_bytes", .int(oneStateBytes)),
+                        ("bytes_per_series", .number(Double(oneStateBytes) / n)),
+                        ("first_render_ms", .number(first * 1000)),
+                        ("median_mb_s", .number(Double(outputBytes) / 1e6 / runs.median)),
+                        ("ns_per_series", .number(runs.median / n * 1e9)),
+                    ] + runs.json)
+            ),
+            (
+                "per_group",
+                .object(
+                    [
+                        ("groups", .int(groups)),
+                        ("output_bytes", .int(groupsOutput)),
+                        ("rss_bytes", .int(perGroupBytes)),
+                        ("bytes_per_series", .number(Double(perGroupBytes) / n)),
+                        ("first_render_ms", .number(groupsFirst * 1000)),
+                        ("median_mb_s", .number(Double(groupsOutput) / 1e6 / groupRuns.median)),
+                        ("ns_per_series", .number(groupRuns.median / n * 1e9)),
+                    ] + groupRuns.json)
+            ),
+            (
+                "keys_only",
+                .object([
+                    ("mean_key_length", .number(Double(keyLength) / Double(max(keys.count, 1)))),
+                    ("rss_bytes", .int(keyBytes)),
+                    ("bytes_per_series", .number(Double(keyBytes) / Double(max(keys.count, 1)))),
+                ])
+            ),
         ])
     }
 }

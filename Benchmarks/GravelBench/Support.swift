@@ -144,7 +144,10 @@ indirect enum JSON {
         case .bool(let v): out += v ? "true" : "false"
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
             out += "[\n"
             for (i, item) in items.enumerated() {
                 out += pad
@@ -153,7 +156,10 @@ indirect enum JSON {
             }
             out += closePad + "]"
         case .object(let fields):
-            if fields.isEmpty { out += "{}"; return }
+            if fields.isEmpty {
+                out += "{}"
+                return
+            }
             out += "{\n"
             for (i, (key, value)) in fields.enumerated() {
                 out += pad

@@ -22,8 +22,14 @@ struct Options {
 
     init(_ arguments: [String]) {
         var args = arguments.dropFirst()
-        if let first = args.first, !first.hasPrefix("-") { command = first; args = args.dropFirst() }
-        if command != "run", let next = args.first, !next.hasPrefix("-") { subject = next; args = args.dropFirst() }
+        if let first = args.first, !first.hasPrefix("-") {
+            command = first
+            args = args.dropFirst()
+        }
+        if command != "run", let next = args.first, !next.hasPrefix("-") {
+            subject = next
+            args = args.dropFirst()
+        }
         func value(_ name: String) -> String {
             guard let v = args.popFirst() else { fail("\(name) needs a value") }
             return v
@@ -48,7 +54,8 @@ struct Options {
             case "-h", "--help":
                 print("usage: gravel-bench run [--quick] [--parse-mb N] [--render-series N] [--only parse,push,merge,render]")
                 print("       gravel-bench body push | scrape [--families N] [--per-family N] | exposition [--mb N]")
-                print("       gravel-bench profile parse|merge-insert|merge-aggregate|render|push [--mb N] [--render-series N] [--pushes N]")
+                print(
+                    "       gravel-bench profile parse|merge-insert|merge-aggregate|render|push [--mb N] [--render-series N] [--pushes N]")
                 exit(0)
             default: fail("unknown argument \(arg); see --help")
             }

@@ -54,7 +54,8 @@ public enum FuzzChecks {
         }
         guard let again = try? GroupingKey(path: grouping.path) else { fatalError("\(grouping.path) does not parse") }
         require(again == grouping, "\(grouping.path) parses to \(again)")
-        guard let push = try? ExpositionParser.parse("m 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\n", grouping: grouping, limits: wide) else {
+        guard let push = try? ExpositionParser.parse("m 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\n", grouping: grouping, limits: wide)
+        else {
             // Only a bound label in the path may refuse this body.
             require(grouping.labels.contains { $0.name == "le" }, "\(grouping) refuses a plain body")
             return
@@ -107,7 +108,9 @@ public enum FuzzChecks {
                         require(h.buckets[k - 1].upperBound < h.buckets[k].upperBound, "buckets out of order")
                         require(h.buckets[k - 1].count <= h.buckets[k].count, "buckets not cumulative")
                     }
-                    require(!aggregates || (h.buckets.allSatisfy { $0.count.isFinite } && (h.sum?.isFinite ?? true)), "aggregated non-finite histogram")
+                    require(
+                        !aggregates || (h.buckets.allSatisfy { $0.count.isFinite } && (h.sum?.isFinite ?? true)),
+                        "aggregated non-finite histogram")
                 case .summary(let s):
                     require(!names.contains("quantile"), "quantile in a summary key")
                     require(s.quantiles.count <= limits.maxQuantiles, "\(s.quantiles.count) quantiles")
@@ -145,7 +148,10 @@ public enum FuzzChecks {
             // read back may sort elsewhere (`foo2` sorts between `foo` and `foo_total`): the
             // same lines in another family order. The parse above checked the structure.
             let same = format == .text ? first == second : lines(first) == lines(second)
-            require(same, "rendered \(format) does not read back:\n\(String(decoding: first, as: UTF8.self))\n---\n\(String(decoding: second, as: UTF8.self))")
+            require(
+                same,
+                "rendered \(format) does not read back:\n\(String(decoding: first, as: UTF8.self))\n---\n\(String(decoding: second, as: UTF8.self))"
+            )
         }
         // The extension's flush form (every series with its clearmode) must be a valid push.
         // Adding finite values can overflow to an infinity, which no push may send: that is

@@ -47,9 +47,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most quantiles of one summary series.")
     var maxQuantiles = ParseLimits().maxQuantiles
 
-    @Option(help: ArgumentHelp(
-        "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "File of bcrypt hashes, one per line (htpasswd -bnBC 10 \"\" PASSWORD | tr -d ':\\n'); pushes then need a password. Re-read on SIGHUP.",
+            valueName: "file"))
     var basicAuthFile: String?
 
     @Flag(help: "With --basic-auth-file, GET /metrics needs a password too.")
@@ -67,7 +68,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Close connections idle this long, and requests whose body takes longer to arrive.", valueName: "duration"))
     var readTimeout = "30s"
 
-    @Option(help: ArgumentHelp("Close connections whose client stops reading its response this long (a stalled scrape).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp("Close connections whose client stops reading its response this long (a stalled scrape).", valueName: "duration")
+    )
     var writeTimeout = "60s"
 
     @Option(help: "Most connections open at once; more are closed as they open.")
@@ -76,9 +79,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("web.enable-admin-api"), help: "Serve PUT /api/v1/admin/wipe and show delete buttons on the page at /.")
     var enableAdminAPI = false
 
-    @Option(help: ArgumentHelp(
-        "Keep the state durably in this directory: every change is logged and synced before it is acknowledged (default: in memory only).",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Keep the state durably in this directory: every change is logged and synced before it is acknowledged (default: in memory only).",
+            valueName: "dir"))
     var dataDir: String?
 
     @Option(help: ArgumentHelp("With --data-dir, write a snapshot this often (and on shutdown), e.g. 5m.", valueName: "duration"))

@@ -43,17 +43,27 @@ final class GatewayMetrics: Sendable {
         gauge("gravel_gateway_build_info", "Gravel gateway version.", LabelKey(labels: [("version", version)]), 1)
         counter("gravel_gateway_deletes_total", "Group deletions.", [(.empty, deletes.load(ordering: .relaxed))])
         gauge("gravel_gateway_groups", "Groups currently stored.", .empty, Double(groups))
-        counter("gravel_gateway_groups_expired_total", "Groups dropped by --series-ttl.", [(.empty, expiredGroups.load(ordering: .relaxed))])
-        counter("gravel_gateway_pebble_observations_too_old_total", "Pebble observations ignored for being older than their window.", [(.empty, staleObservations)])
-        counter("gravel_gateway_pushes_total", "Pushes by outcome.", [
-            (LabelKey(labels: [("outcome", "accepted")]), pushesAccepted.load(ordering: .relaxed)),
-            (LabelKey(labels: [("outcome", "rejected")]), pushesRejected.load(ordering: .relaxed)),
-        ])
-        counter("gravel_gateway_received_bytes_total", "Push body bytes received, before decompression.", [(.empty, bytesReceived.load(ordering: .relaxed))])
-        counter("gravel_gateway_received_samples_total", "Samples in accepted pushes.", [(.empty, samplesReceived.load(ordering: .relaxed))])
+        counter(
+            "gravel_gateway_groups_expired_total", "Groups dropped by --series-ttl.", [(.empty, expiredGroups.load(ordering: .relaxed))])
+        counter(
+            "gravel_gateway_pebble_observations_too_old_total", "Pebble observations ignored for being older than their window.",
+            [(.empty, staleObservations)])
+        counter(
+            "gravel_gateway_pushes_total", "Pushes by outcome.",
+            [
+                (LabelKey(labels: [("outcome", "accepted")]), pushesAccepted.load(ordering: .relaxed)),
+                (LabelKey(labels: [("outcome", "rejected")]), pushesRejected.load(ordering: .relaxed)),
+            ])
+        counter(
+            "gravel_gateway_received_bytes_total", "Push body bytes received, before decompression.",
+            [(.empty, bytesReceived.load(ordering: .relaxed))])
+        counter(
+            "gravel_gateway_received_samples_total", "Samples in accepted pushes.", [(.empty, samplesReceived.load(ordering: .relaxed))])
         counter("gravel_gateway_scrapes_total", "Scrapes served.", [(.empty, scrapes.load(ordering: .relaxed))])
         gauge("gravel_gateway_series", "Series currently stored.", .empty, Double(series))
-        counter("gravel_gateway_unauthorized_requests_total", "Requests refused for missing or wrong credentials.", [(.empty, authFailures.load(ordering: .relaxed))])
+        counter(
+            "gravel_gateway_unauthorized_requests_total", "Requests refused for missing or wrong credentials.",
+            [(.empty, authFailures.load(ordering: .relaxed))])
         requests.render(into: &writer)
         ProcessMetrics.current()?.render(into: &writer, skipping: pushedFamily)
         wal?.render(into: &writer)

@@ -1,7 +1,8 @@
-@testable import GravelExtension
 import PropertyBased
 import Shared
 import Testing
+
+@testable import GravelExtension
 
 /// docs/SEMANTICS.md S51 (exactness): what the gateway holds after a flush equals what it would
 /// hold had every push gone straight to it.

@@ -1,6 +1,7 @@
-@testable import GravelExtension
 import Shared
 import Testing
+
+@testable import GravelExtension
 
 @Suite("Batch store: validation, limits, retries")
 struct BatchStoreTests {
@@ -8,7 +9,8 @@ struct BatchStoreTests {
     let other = GroupingKey(labels: [("job", "other")])
 
     func store(maxSeries: Int = 1000, cumulative: Bool = false) -> BatchStore {
-        BatchStore(maxSeries: maxSeries, cumulative: cumulative, ownGrouping: GroupingKey(labels: [("job", "fn"), ("function_name", "fn")]))
+        BatchStore(
+            maxSeries: maxSeries, cumulative: cumulative, ownGrouping: GroupingKey(labels: [("job", "fn"), ("function_name", "fn")]))
     }
 
     func push(_ store: BatchStore, _ body: String, _ grouping: GroupingKey, _ method: PushMethod = .post) throws(PushFailure) {
@@ -104,7 +106,8 @@ struct BatchStoreTests {
         s.recordDrop(reason: "rejected", count: 3)
         let batch = try #require(s.take(nowMs: 1000))
         let body = String(decoding: batch.groups.values.first!.request().body, as: UTF8.self)
-        #expect(body.contains("gravel_extension_dropped_total{function_name=\"fn\",job=\"fn\",reason=\"rejected\",clearmode=\"aggregate\"} 3"))
+        #expect(
+            body.contains("gravel_extension_dropped_total{function_name=\"fn\",job=\"fn\",reason=\"rejected\",clearmode=\"aggregate\"} 3"))
     }
 
     @Test("Cumulative mode: totals become deltas, and a PUT merges")

@@ -1,6 +1,7 @@
-@testable import GravelExtension
 import Shared
 import Testing
+
+@testable import GravelExtension
 
 @Suite("Cumulative to delta conversion")
 struct CumulativeConverterTests {
@@ -24,8 +25,11 @@ struct CumulativeConverterTests {
         var c = CumulativeConverter()
         _ = try convert(&c, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n")
         let d = try convert(&c, "# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 5\nh_sum 7\nh_count 5\n")
-        #expect(d[0].series[0].value == .histogram(HistogramValue(
-            buckets: [Bucket(upperBound: 1, count: 2), Bucket(upperBound: .infinity, count: 3)], sum: 4)))
+        #expect(
+            d[0].series[0].value
+                == .histogram(
+                    HistogramValue(
+                        buckets: [Bucket(upperBound: 1, count: 2), Bucket(upperBound: .infinity, count: 3)], sum: 4)))
         _ = try convert(&c, "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 4\n")
         let q = try convert(&c, "# TYPE s summary\ns{quantile=\"0.5\"} 2\ns_sum 12\ns_count 5\n")
         #expect(q[0].series[0].value == .summary(SummaryValue(quantiles: [Quantile(quantile: 0.5, value: 2)], sum: 2, count: 1)))

@@ -1,5 +1,6 @@
-@testable import GravelExtension
 import Testing
+
+@testable import GravelExtension
 
 /// Times are wall-clock milliseconds, as the policy keeps them.
 @Suite("Flush policy")

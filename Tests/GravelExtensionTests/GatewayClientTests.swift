@@ -1,4 +1,3 @@
-@testable import GravelExtension
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -6,6 +5,8 @@ import NIOPosix
 import Shared
 import Synchronization
 import Testing
+
+@testable import GravelExtension
 
 /// The flusher's libcurl client against a fake gateway on loopback.
 @Suite("Gateway client over libcurl", .serialized)

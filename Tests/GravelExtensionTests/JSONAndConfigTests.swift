@@ -1,6 +1,7 @@
-@testable import GravelExtension
 import Logging
 import Testing
+
+@testable import GravelExtension
 
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,10 @@ struct JSONAndConfigTests {
         #expect(JSONText.quoted("a\"b\n\u{1}") == #""a\"b\n\u0001""#)
     }
 
-    let base = ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "GRAVEL_GATEWAY_URL": "https://gw.example:4278/", "AWS_LAMBDA_FUNCTION_NAME": "checkout"]
+    let base = [
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "GRAVEL_GATEWAY_URL": "https://gw.example:4278/",
+        "AWS_LAMBDA_FUNCTION_NAME": "checkout",
+    ]
 
     @Test("Defaults")
     func defaults() throws {

@@ -1,6 +1,7 @@
+import Testing
+
 @testable import GravelExtension
 @testable import Shared
-import Testing
 
 @Suite("Native histograms through the extension's batch")
 struct NativeFlushTests {
@@ -14,10 +15,13 @@ struct NativeFlushTests {
 
     func push(_ h: NativeHistogram, counter: Double) -> ParsedPush {
         ParsedPush(families: [
-            ParsedFamily(name: "rpc_seconds", type: .histogram, series: [
-                ParsedSeries(key: job.key, mode: .aggregate, value: .nativeHistogram(h, classic: nil)),
-            ]),
-            ParsedFamily(name: "done_total", type: .counter, series: [ParsedSeries(key: job.key, mode: .aggregate, value: .scalar(counter))]),
+            ParsedFamily(
+                name: "rpc_seconds", type: .histogram,
+                series: [
+                    ParsedSeries(key: job.key, mode: .aggregate, value: .nativeHistogram(h, classic: nil))
+                ]),
+            ParsedFamily(
+                name: "done_total", type: .counter, series: [ParsedSeries(key: job.key, mode: .aggregate, value: .scalar(counter))]),
         ])
     }
 
@@ -39,8 +43,9 @@ struct NativeFlushTests {
         for name in ["rpc_seconds", "done_total"] {
             #expect(flushed.families[name]?.series.mapValues(\.value) == direct.families[name]?.series.mapValues(\.value), "\(name)")
         }
-        #expect(flushed.families["rpc_seconds"]?.series[job.key]?.value
-            == .nativeHistogram(native([0.5, 2.5, 0], schema: 3).merged(with: native([0.75, 100, -3], schema: 1)), classic: nil))
+        #expect(
+            flushed.families["rpc_seconds"]?.series[job.key]?.value
+                == .nativeHistogram(native([0.5, 2.5, 0], schema: 3).merged(with: native([0.75, 100, -3], schema: 1)), classic: nil))
     }
 
     @Test("Batches without native histograms still flush as text")

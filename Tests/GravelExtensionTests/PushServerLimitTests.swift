@@ -1,9 +1,10 @@
-@testable import GravelExtension
 import Logging
 import NIOCore
 import NIOHTTP1
 import Shared
 import Testing
+
+@testable import GravelExtension
 
 @Suite("Local push API: the gateway's limits and rules")
 struct PushServerLimitTests {
@@ -28,11 +29,13 @@ struct PushServerLimitTests {
         #expect(store.pendingEntries == 0)
     }
 
-    @Test("Pushes that would poison the gateway's scrape are refused before they reach a batch", arguments: [
-        "# TYPE h histogram\nh_count{le=\"x\"} 1\n",
-        "# TYPE c counter\nc_total NaN\n",
-        "m{a=\"x\ry\"} 1\n",
-    ])
+    @Test(
+        "Pushes that would poison the gateway's scrape are refused before they reach a batch",
+        arguments: [
+            "# TYPE h histogram\nh_count{le=\"x\"} 1\n",
+            "# TYPE c counter\nc_total NaN\n",
+            "m{a=\"x\ry\"} 1\n",
+        ])
     func poison(body: String) {
         #expect(request("/metrics", body).status == .badRequest)
         #expect(store.pendingEntries == 0)

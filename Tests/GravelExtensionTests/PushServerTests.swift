@@ -1,9 +1,10 @@
-@testable import GravelExtension
 import Logging
 import NIOCore
 import NIOHTTP1
 import Shared
 import Testing
+
+@testable import GravelExtension
 
 @Suite("Local push API")
 struct PushServerTests {
@@ -45,7 +46,8 @@ struct PushServerTests {
     @Test("gzip bodies, DELETE, health, unknown routes")
     func misc() {
         let gz = Gzip.compress(ByteBuffer(string: "x 2\n"))
-        let response = server.respond(to: LocalRequest(method: .POST, uri: "/metrics/job/g", headers: ["Content-Encoding": "gzip"], body: gz))
+        let response = server.respond(
+            to: LocalRequest(method: .POST, uri: "/metrics/job/g", headers: ["Content-Encoding": "gzip"], body: gz))
         #expect(response.status == .ok)
         #expect(request(.DELETE, "/metrics/job/g").status == .accepted)  // as the gateway and the Pushgateway
         #expect(store.pendingSnapshot.groups[GroupingKey(labels: [("job", "g")]).key]?.operation == .delete)

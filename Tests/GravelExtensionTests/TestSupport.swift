@@ -1,5 +1,6 @@
-@testable import GravelExtension
 import Shared
+
+@testable import GravelExtension
 
 /// A stand-in for the gateway's store: groups of `GroupState` with the push API's
 /// group operations, enough to compare "pushed straight" with "pushed through a batch".
@@ -63,7 +64,8 @@ struct Push: CustomStringConvertible {
 }
 
 enum Pushes {
-    static let header = "# TYPE c_total counter\n# TYPE g gauge\n# TYPE h histogram\n# TYPE s summary\n# TYPE version gauge\n# TYPE p gauge\n"
+    static let header =
+        "# TYPE c_total counter\n# TYPE g gauge\n# TYPE h histogram\n# TYPE s summary\n# TYPE version gauge\n# TYPE p gauge\n"
 
     static func line(_ seed: Int) -> String {
         let v = seed % 50
@@ -73,7 +75,8 @@ enum Pushes {
         case 2: return "g{a=\"x\"} \(v)"
         case 3: return "g{a=\"x\",clearmode=\"aggregate\"} \(v)"
         case 4: return "h_bucket{le=\"1\"} \(v)\nh_bucket{le=\"+Inf\"} \(v + 2)\nh_sum \(v * 3)\nh_count \(v + 2)"
-        case 5: return "h_bucket{le=\"0.5\"} \(v)\nh_bucket{le=\"2\"} \(v + 1)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_count \(v + 1)\nh_sum \(v)"
+        case 5:
+            return "h_bucket{le=\"0.5\"} \(v)\nh_bucket{le=\"2\"} \(v + 1)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_count \(v + 1)\nh_sum \(v)"
         case 6: return "s{quantile=\"0.9\"} \(v)\ns_sum \(v)\ns_count 1"
         case 7: return "version{version=\"\(v % 3)\",clearmode=\"family\"} 1"
         case 8: return "p{a=\"x\",clearmode=\"max5m\"} \(v)"
@@ -92,14 +95,22 @@ enum Pushes {
     /// `[method selector, group selector, line seeds...]` → a push.
     static func make(_ seeds: [Int]) -> Push {
         let selector = seeds.first ?? 0
-        let method: PushMethod = switch selector % 10 { case 0: .put; case 1: .delete; default: .post }
+        let method: PushMethod =
+            switch selector % 10 {
+            case 0: .put
+            case 1: .delete
+            default: .post
+            }
         let grouping = groupings[(seeds.count > 1 ? seeds[1] : 0) % groupings.count]
         let lines = seeds.dropFirst(2).map(line)
         return Push(method: method, grouping: grouping, body: method == .delete ? "" : header + lines.map { $0 + "\n" }.joined())
     }
 
     static let start: [Push] = [
-        Push(method: .post, grouping: groupings[0], body: header + "c_total{a=\"x\"} 100\ng{a=\"x\"} 7\nversion{version=\"9\",clearmode=\"family\"} 1\np{a=\"x\",clearmode=\"max5m\"} 40\n"),
+        Push(
+            method: .post, grouping: groupings[0],
+            body: header
+                + "c_total{a=\"x\"} 100\ng{a=\"x\"} 7\nversion{version=\"9\",clearmode=\"family\"} 1\np{a=\"x\",clearmode=\"max5m\"} 40\n"),
         Push(method: .post, grouping: groupings[2], body: header + "c_total{a=\"y\"} 5\n"),
     ]
 }

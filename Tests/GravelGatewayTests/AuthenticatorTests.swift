@@ -1,6 +1,7 @@
-@testable import GravelGateway
 import Synchronization
 import Testing
+
+@testable import GravelGateway
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

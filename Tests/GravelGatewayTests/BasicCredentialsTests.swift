@@ -1,5 +1,6 @@
-@testable import GravelGateway
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Basic credentials")
 struct BasicCredentialsTests {
@@ -38,9 +39,11 @@ struct BasicCredentialsTests {
         #expect(passwords("BASIC \t c2VjcmV0  ")?.first == "secret")
     }
 
-    @Test("Other schemes and empty tokens are not Basic credentials", arguments: [
-        "Bearer abc", "Basic", "Basic ", "Basic   ", "Basicc2VjcmV0", "Digest username=x", "",
-    ])
+    @Test(
+        "Other schemes and empty tokens are not Basic credentials",
+        arguments: [
+            "Bearer abc", "Basic", "Basic ", "Basic   ", "Basicc2VjcmV0", "Digest username=x", "",
+        ])
     func notBasic(header: String) {
         #expect(passwords(header) == nil)
     }

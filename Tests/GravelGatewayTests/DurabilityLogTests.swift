@@ -1,3 +1,10 @@
+import NIOCore
+import Shared
+import Synchronization
+import Testing
+
+@testable import GravelGateway
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,11 +12,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-@testable import GravelGateway
-import NIOCore
-import Shared
-import Synchronization
-import Testing
 
 @Suite("Durability: CRC-32C and log framing")
 struct DurabilityLogTests {

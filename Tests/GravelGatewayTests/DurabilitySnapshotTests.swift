@@ -1,3 +1,10 @@
+import NIOCore
+import Shared
+import Synchronization
+import Testing
+
+@testable import GravelGateway
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,11 +12,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-@testable import GravelGateway
-import NIOCore
-import Shared
-import Synchronization
-import Testing
 
 @Suite("Durability: snapshots, recovery, idempotency")
 struct DurabilitySnapshotTests {
@@ -17,7 +19,9 @@ struct DurabilitySnapshotTests {
     /// info families, and pebble windows both exact and sketching.
     func populated() async throws -> MetricStore {
         let store = MetricStore()
-        try await livePush(store, """
+        try await livePush(
+            store,
+            """
             # HELP c_total Requests.
             # TYPE c_total counter
             c_total{code="200"} 3
@@ -39,7 +43,9 @@ struct DurabilitySnapshotTests {
             """, job: "a", now: 1000)
         for i in 0..<300 {
             let t = 1000 + Double(i) * 0.7
-            try await livePush(store, """
+            try await livePush(
+                store,
+                """
                 lat{clearmode="mean5m"} \(i % 17)
                 lat_p99{clearmode="p99_1h"} \(Double(i) * 1.5)
                 seen{clearmode="last30s"} \(i)
@@ -50,9 +56,10 @@ struct DurabilitySnapshotTests {
         let grouping = GroupingKey(labels: [("job", "sketch")])
         var observations: [ParsedSeries] = []
         for i in 0..<10_050 {
-            observations.append(ParsedSeries(
-                key: LabelKey(labels: [("job", "sketch")]), mode: .pebble(PebbleSpec("p99_10m")!), value: .scalar(Double(i)),
-                timestampMs: 1_200_000 + Int64(i)))
+            observations.append(
+                ParsedSeries(
+                    key: LabelKey(labels: [("job", "sketch")]), mode: .pebble(PebbleSpec("p99_10m")!), value: .scalar(Double(i)),
+                    timestampMs: 1_200_000 + Int64(i)))
         }
         try store.push(
             ParsedPush(families: [ParsedFamily(name: "big", type: .gauge, series: observations)]), to: grouping, method: .post,
@@ -185,7 +192,9 @@ struct DurabilitySnapshotTests {
             if let pending { try await pending.wait() }
             try SnapshotFile.write(persisted, directory: dir)
             for i in 20..<30 { try await livePush(store, "c_total 1\np{clearmode=\"max5m\"} \(i)\n", now: 1000 + Double(i)) }
-            try store.delete(GroupingKey(labels: [("job", "gone")]), now: 1031, record: WALRecord(operation: .delete, grouping: GroupingKey(labels: [("job", "gone")]), arrival: 1031))
+            try store.delete(
+                GroupingKey(labels: [("job", "gone")]), now: 1031,
+                record: WALRecord(operation: .delete, grouping: GroupingKey(labels: [("job", "gone")]), arrival: 1031))
             await log.close()
             let (recovered, report) = try recover(dir)
             #expect(report.snapshot == DataFileName.snapshot(sequence: persisted.sequence))

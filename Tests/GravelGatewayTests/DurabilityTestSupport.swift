@@ -1,3 +1,9 @@
+import Logging
+import NIOCore
+import Shared
+
+@testable import GravelGateway
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,10 +11,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-@testable import GravelGateway
-import Logging
-import NIOCore
-import Shared
 
 /// A fresh directory under /tmp, removed with everything in it when `body` returns.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
@@ -21,7 +23,8 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(path)
 }
 
-func record(_ sequence: UInt64, _ body: String, job: String = "j", key: String? = nil, operation: WALRecord.Operation = .post) -> WALRecord {
+func record(_ sequence: UInt64, _ body: String, job: String = "j", key: String? = nil, operation: WALRecord.Operation = .post) -> WALRecord
+{
     WALRecord(
         sequence: sequence, operation: operation, grouping: GroupingKey(labels: [("job", job)]), arrival: 1000 + Double(sequence) / 8,
         idempotencyKey: key, contentType: "text/plain; version=0.0.4", body: ByteBuffer(string: body))
@@ -57,7 +60,8 @@ func livePush(
         IdempotencyClaim(key: $0, operation: operation, grouping: grouping, contentType: nil, contentEncoding: nil, body: buffer)
     }
     let parsed = try ExpositionParser.parse(body, grouping: grouping)
-    let record = store.journal == nil
+    let record =
+        store.journal == nil
         ? nil : WALRecord(operation: operation, grouping: grouping, arrival: now, idempotencyKey: key, body: buffer)
     let ticket = try store.push(parsed, to: grouping, method: method, now: now, claim: claim, record: record)
     try await ticket.wait()

@@ -1,6 +1,7 @@
 import ArgumentParser
-@testable import GravelGateway
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Gateway command: listen address and status flags")
 struct GatewayCommandWebTests {
@@ -20,14 +21,15 @@ struct GatewayCommandWebTests {
         let command = try GatewayCommand.parse([])
         let listed = Set(command.statusFlags.map(\.0))
         let help = GatewayCommand.helpMessage(columns: 1000)
-        let options = Set(help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "\t" })
-            .filter { $0.hasPrefix("--") && $0 != "--help" }
-            // Help text mentions options in sentences too: `--tls-key.`, `(--max-series)`.
-            .map { token in
-                var name = String(token.dropFirst(2).prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." })
-                while name.hasSuffix(".") { name.removeLast() }
-                return name
-            })
+        let options = Set(
+            help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "\t" })
+                .filter { $0.hasPrefix("--") && $0 != "--help" }
+                // Help text mentions options in sentences too: `--tls-key.`, `(--max-series)`.
+                .map { token in
+                    var name = String(token.dropFirst(2).prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." })
+                    while name.hasSuffix(".") { name.removeLast() }
+                    return name
+                })
         #expect(!options.isEmpty)
         #expect(options.subtracting(listed).isEmpty, "options missing from statusFlags: \(options.subtracting(listed).sorted())")
     }

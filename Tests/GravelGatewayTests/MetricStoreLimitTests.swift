@@ -1,6 +1,7 @@
-@testable import GravelGateway
 import Shared
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Gateway store: each name declared once in a scrape")
 struct MetricStoreLimitTests {

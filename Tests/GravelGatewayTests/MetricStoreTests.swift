@@ -1,6 +1,7 @@
-@testable import GravelGateway
 import Shared
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Gateway store")
 struct MetricStoreTests {
@@ -97,12 +98,14 @@ struct ExposedNameTests {
         try store.push(try ExpositionParser.parse(body, grouping: grouping), to: grouping, method: method, now: 1000)
     }
 
-    @Test("A family may not write a name another family writes", arguments: [
-        ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_sum 1\n"),
-        ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_bucket 3\n"),
-        ("# TYPE foo counter\nfoo 1\n", "# TYPE foo_total counter\nfoo_total 1\n"),
-        ("# TYPE s summary\ns_sum 1\ns_count 1\n", "# TYPE s_count gauge\ns_count 1\n"),
-    ])
+    @Test(
+        "A family may not write a name another family writes",
+        arguments: [
+            ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_sum 1\n"),
+            ("# TYPE foo histogram\nfoo_bucket{le=\"+Inf\"} 1\nfoo_count 1\n", "foo_bucket 3\n"),
+            ("# TYPE foo counter\nfoo 1\n", "# TYPE foo_total counter\nfoo_total 1\n"),
+            ("# TYPE s summary\ns_sum 1\ns_count 1\n", "# TYPE s_count gauge\ns_count 1\n"),
+        ])
     func collisions(first: String, second: String) throws {
         let store = MetricStore()
         try push(store, first, job: "a")

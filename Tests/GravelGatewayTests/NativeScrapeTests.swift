@@ -1,6 +1,7 @@
+import Testing
+
 @testable import GravelGateway
 @testable import Shared
-import Testing
 
 @Suite("Native histograms through the gateway's store and scrape")
 struct NativeScrapeTests {
@@ -15,7 +16,10 @@ struct NativeScrapeTests {
     /// The classic buckets a client with bounds 1 and +Inf writes for the same observations.
     static func classic(_ values: [Double]) -> HistogramValue {
         HistogramValue(
-            buckets: [Bucket(upperBound: 1, count: Double(values.count(where: { $0 <= 1 }))), Bucket(upperBound: .infinity, count: Double(values.count))],
+            buckets: [
+                Bucket(upperBound: 1, count: Double(values.count(where: { $0 <= 1 }))),
+                Bucket(upperBound: .infinity, count: Double(values.count)),
+            ],
             sum: values.reduce(0, +))
     }
 
@@ -24,12 +28,16 @@ struct NativeScrapeTests {
         let a = native(values, schema: schema)
         let key = grouping.key
         let parsed = ParsedPush(families: [
-            ParsedFamily(name: "only_native_seconds", type: .histogram, series: [
-                ParsedSeries(key: key, mode: .aggregate, value: .nativeHistogram(a, classic: nil)),
-            ]),
-            ParsedFamily(name: "both_seconds", type: .histogram, series: [
-                ParsedSeries(key: key, mode: .aggregate, value: .nativeHistogram(a, classic: classic(values))),
-            ]),
+            ParsedFamily(
+                name: "only_native_seconds", type: .histogram,
+                series: [
+                    ParsedSeries(key: key, mode: .aggregate, value: .nativeHistogram(a, classic: nil))
+                ]),
+            ParsedFamily(
+                name: "both_seconds", type: .histogram,
+                series: [
+                    ParsedSeries(key: key, mode: .aggregate, value: .nativeHistogram(a, classic: classic(values)))
+                ]),
             ParsedFamily(name: "done_total", type: .counter, series: [ParsedSeries(key: key, mode: .aggregate, value: .scalar(1))]),
         ])
         try store.push(parsed, to: grouping, method: .post, now: 1000)
@@ -58,10 +66,14 @@ struct NativeScrapeTests {
         }
         let merged = Self.native(first, schema: 3).merged(with: Self.native(second, schema: 1))
         #expect(merged.schema == 1)
-        #expect(back.families.map(\.name) == ["both_seconds", "done_total", "only_native_seconds", "push_time_seconds", "push_failure_time_seconds"])
+        #expect(
+            back.families.map(\.name) == [
+                "both_seconds", "done_total", "only_native_seconds", "push_time_seconds", "push_failure_time_seconds",
+            ])
         #expect(back.families.first { $0.name == "only_native_seconds" }?.series.map(\.value) == [.nativeHistogram(merged, classic: nil)])
-        #expect(back.families.first { $0.name == "both_seconds" }?.series.map(\.value)
-            == [.nativeHistogram(merged, classic: Self.classic(first + second))])
+        #expect(
+            back.families.first { $0.name == "both_seconds" }?.series.map(\.value)
+                == [.nativeHistogram(merged, classic: Self.classic(first + second))])
         #expect(back.families.first { $0.name == "done_total" }?.series.map(\.value) == [.scalar(2)])
     }
 
@@ -75,15 +87,25 @@ struct NativeScrapeTests {
 
     @Test("Protobuf is chosen when Accept weighs it at least as high as the text formats")
     func negotiation() {
-        let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
+        let prometheus =
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
             + "application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
         #expect(GatewayResponder.prefersProtobuf(prometheus, openMetrics: false))
         #expect(GatewayResponder.prefersProtobuf(prometheus, openMetrics: true))
         // Prometheus without the feature flag does not ask for protobuf at all.
-        #expect(!GatewayResponder.prefersProtobuf("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", openMetrics: false))
-        #expect(!GatewayResponder.prefersProtobuf("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4,text/plain;q=0.5", openMetrics: false))
-        #expect(!GatewayResponder.prefersProtobuf("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", openMetrics: false))
-        #expect(!GatewayResponder.prefersProtobuf("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0", openMetrics: false))
+        #expect(
+            !GatewayResponder.prefersProtobuf(
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", openMetrics: false))
+        #expect(
+            !GatewayResponder.prefersProtobuf(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4,text/plain;q=0.5",
+                openMetrics: false))
+        #expect(
+            !GatewayResponder.prefersProtobuf(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", openMetrics: false))
+        #expect(
+            !GatewayResponder.prefersProtobuf(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0", openMetrics: false))
         #expect(!GatewayResponder.prefersProtobuf(nil, openMetrics: false))
     }
 }

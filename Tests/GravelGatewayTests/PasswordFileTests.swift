@@ -1,5 +1,6 @@
-@testable import GravelGateway
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Password file")
 struct PasswordFileTests {
@@ -24,12 +25,14 @@ struct PasswordFileTests {
         #expect(throws: BcryptHash.Problem.notBcrypt) { try BcryptHash("$2x$" + tail) }
     }
 
-    @Test("A malformed line stops with its line number and a hint", arguments: [
-        ("secret", "not a bcrypt hash"),
-        ("$2y$04$short", "expected 53"),
-        ("$2y$03$WgFQZZLlc81Y4yZVEqvbke/0p4ZyrWH1L3vDucMmJ8RfsVS36WWIa", "cost 3"),
-        ("$2y$04$WgFQZZLlc81Y4yZVEqvbke/0p4ZyrWH1L3vDucMmJ8RfsVS36WW!a", "alphabet"),
-    ])
+    @Test(
+        "A malformed line stops with its line number and a hint",
+        arguments: [
+            ("secret", "not a bcrypt hash"),
+            ("$2y$04$short", "expected 53"),
+            ("$2y$03$WgFQZZLlc81Y4yZVEqvbke/0p4ZyrWH1L3vDucMmJ8RfsVS36WWIa", "cost 3"),
+            ("$2y$04$WgFQZZLlc81Y4yZVEqvbke/0p4ZyrWH1L3vDucMmJ8RfsVS36WW!a", "alphabet"),
+        ])
     func malformed(line: String, hint: String) {
         let text = "# comment\n\(Self.secret)\n\(line)\n"
         do {

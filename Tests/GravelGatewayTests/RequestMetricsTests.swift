@@ -1,7 +1,8 @@
-@testable import GravelGateway
 import HTTPTypes
 import Shared
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Request and process metrics")
 struct RequestMetricsTests {
@@ -11,12 +12,14 @@ struct RequestMetricsTests {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    @Test("Requests map to the handler label by method and path", arguments: [
-        ("POST", "/metrics/job/a", "push"), ("PUT", "/metrics", "push"), ("DELETE", "/metrics/job/a", "delete"),
-        ("GET", "/metrics", "metrics"), ("GET", "/metrics/job/a", "push"), ("GET", "/", "page"),
-        ("GET", "/api/v1/metrics", "api/v1/metrics"), ("PUT", "/api/v1/admin/wipe", "api/v1/admin/wipe"),
-        ("GET", "/-/ready", "ready"), ("GET", "/favicon.ico", "other"),
-    ])
+    @Test(
+        "Requests map to the handler label by method and path",
+        arguments: [
+            ("POST", "/metrics/job/a", "push"), ("PUT", "/metrics", "push"), ("DELETE", "/metrics/job/a", "delete"),
+            ("GET", "/metrics", "metrics"), ("GET", "/metrics/job/a", "push"), ("GET", "/", "page"),
+            ("GET", "/api/v1/metrics", "api/v1/metrics"), ("PUT", "/api/v1/admin/wipe", "api/v1/admin/wipe"),
+            ("GET", "/-/ready", "ready"), ("GET", "/favicon.ico", "other"),
+        ])
     func handlers(method: String, path: String, expected: String) {
         #expect(RequestMetrics.Handler(method: .init(method)!, path: path).label == expected)
     }
@@ -65,12 +68,16 @@ struct RequestMetricsTests {
 
     @Test("/proc/self/stat parses even when the command holds spaces and parentheses")
     func procStat() {
-        let stat = Array("4242 (gravel (gw) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 12 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n".utf8)
+        let stat = Array(
+            "4242 (gravel (gw) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 12 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+                .utf8)
         let system = Array("cpu  1 2 3\nbtime 1700000000\nprocesses 5\n".utf8)
         let metrics = ProcessMetrics.parse(stat: stat, systemStat: system, ticksPerSecond: 100, pageSize: 4096)
-        #expect(metrics == ProcessMetrics(
-            cpuSeconds: 3, residentBytes: 2560 * 4096, virtualBytes: 104_857_600,
-            startTimeSeconds: 1_700_000_123.45, openFDs: 0, maxFDs: nil))
+        #expect(
+            metrics
+                == ProcessMetrics(
+                    cpuSeconds: 3, residentBytes: 2560 * 4096, virtualBytes: 104_857_600,
+                    startTimeSeconds: 1_700_000_123.45, openFDs: 0, maxFDs: nil))
     }
 
     #if os(Linux)

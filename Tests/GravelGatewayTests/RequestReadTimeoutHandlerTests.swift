@@ -1,10 +1,11 @@
-@testable import GravelGateway
 import HTTPTypes
 import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTPTypes
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Request read timeout")
 struct RequestReadTimeoutHandlerTests {

@@ -1,8 +1,9 @@
-@testable import GravelGateway
 import Logging
 import Shared
 import Synchronization
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Series expiry")
 struct SeriesExpiryServiceTests {

@@ -1,6 +1,7 @@
-@testable import GravelGateway
 import Shared
 import Testing
+
+@testable import GravelGateway
 
 @Suite("Status page")
 struct StatusPageTests {
@@ -83,9 +84,10 @@ struct StatusPageTests {
         let keys = StatusPage(
             snapshot: store.snapshot(), query: .init(), now: 0, seriesTotal: 0, adminAPI: false, version: ""
         ).matchingKeys()
-        #expect(keys.prefix(3).map { $0.description } == [
-            #"{job="job-0",region="eu"}"#, #"{job="job-1",region="us"}"#, #"{job="job-10",region="eu"}"#,
-        ])
+        #expect(
+            keys.prefix(3).map { $0.description } == [
+                #"{job="job-0",region="eu"}"#, #"{job="job-1",region="us"}"#, #"{job="job-10",region="eu"}"#,
+            ])
     }
 
     @Test("With the admin API every group has a delete button for its push path")
@@ -123,8 +125,9 @@ struct StatusPageTests {
 
     @Test("Form query strings decode + and percent escapes; bad numbers are ignored")
     func query() {
-        #expect(StatusPage.Query(queryString: "filter=a+b%3D%22c%22&page=2&per_page=9999")
-            == StatusPage.Query(filter: "a b=\"c\"", page: 2, perPage: 500))
+        #expect(
+            StatusPage.Query(queryString: "filter=a+b%3D%22c%22&page=2&per_page=9999")
+                == StatusPage.Query(filter: "a b=\"c\"", page: 2, perPage: 500))
         #expect(StatusPage.Query(queryString: "page=-1&per_page=x&other=1") == StatusPage.Query())
         #expect(StatusPage.Query(filter: "a b=\"c\"&").url(page: 3) == "/?filter=a+b%3D%22c%22%26&page=3")
     }

@@ -15,10 +15,12 @@ struct GroupingKeyTests {
         #expect(try GroupingKey(path: "/metrics", defaultJob: "fn").job == "fn")
     }
 
-    @Test("Bad paths are refused", arguments: [
-        "/metrics/job", "/metrics/job/a/instance", "/metrics/__x/1", "/metrics/job/a/job/b", "/metrics/1a/b",
-        "/metrics/job/a/x@base64/%%%", "/metrics/clearmode/x", "/other",
-    ])
+    @Test(
+        "Bad paths are refused",
+        arguments: [
+            "/metrics/job", "/metrics/job/a/instance", "/metrics/__x/1", "/metrics/job/a/job/b", "/metrics/1a/b",
+            "/metrics/job/a/x@base64/%%%", "/metrics/clearmode/x", "/other",
+        ])
     func badPaths(path: String) {
         #expect(throws: PathError.self) { try GroupingKey(path: path) }
     }

@@ -36,13 +36,18 @@ struct GzipTests {
             _ = try Gzip.decompress(compressed, limit: body.readableBytes - 1)
             Issue.record("accepted over the limit")
         } catch {
-            guard case .tooLarge = error else { Issue.record("wrong error \(error)"); return }
+            guard case .tooLarge = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
         }
     }
 
-    @Test("Accept-Encoding negotiation", arguments: [
-        ("gzip", true), ("deflate, gzip;q=0.5", true), ("gzip;q=0", false), ("*", true), ("identity", false), (nil, false),
-    ] as [(String?, Bool)])
+    @Test(
+        "Accept-Encoding negotiation",
+        arguments: [
+            ("gzip", true), ("deflate, gzip;q=0.5", true), ("gzip;q=0", false), ("*", true), ("identity", false), (nil, false),
+        ] as [(String?, Bool)])
     func accepts(header: String?, expected: Bool) {
         #expect(Gzip.accepts(header) == expected)
     }

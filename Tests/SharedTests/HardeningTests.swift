@@ -11,7 +11,9 @@ func renderReadsBack(_ body: String, grouping: GroupingKey = .empty, format: Exp
     return first
 }
 
-func pushBodyRefusal(_ body: String, grouping: GroupingKey = .empty, contentType: String? = nil, limits: ParseLimits = ParseLimits(), limit: Int = 1 << 20) -> PushFailure? {
+func pushBodyRefusal(
+    _ body: String, grouping: GroupingKey = .empty, contentType: String? = nil, limits: ParseLimits = ParseLimits(), limit: Int = 1 << 20
+) -> PushFailure? {
     do {
         _ = try PushBody.parse(
             ByteBuffer(string: body), contentEncoding: nil, contentType: contentType, grouping: grouping,
@@ -24,13 +26,15 @@ func pushBodyRefusal(_ body: String, grouping: GroupingKey = .empty, contentType
 
 @Suite("One push cannot poison the scrape")
 struct ScrapePoisoningTests {
-    @Test("A bound label on a line the renderer adds it to anyway is refused, naming the line", arguments: [
-        "# TYPE h histogram\nh_count{le=\"x\"} 1\n",
-        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum{le=\"1\"} 1\n",
-        "# TYPE h gaugehistogram\nh_bucket{le=\"+Inf\"} 1\nh_gcount{le=\"1\"} 1\n",
-        "# TYPE s summary\ns_count{quantile=\"0.5\"} 1\n",
-        "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum{quantile=\"1\"} 1\n",
-    ])
+    @Test(
+        "A bound label on a line the renderer adds it to anyway is refused, naming the line",
+        arguments: [
+            "# TYPE h histogram\nh_count{le=\"x\"} 1\n",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum{le=\"1\"} 1\n",
+            "# TYPE h gaugehistogram\nh_bucket{le=\"+Inf\"} 1\nh_gcount{le=\"1\"} 1\n",
+            "# TYPE s summary\ns_count{quantile=\"0.5\"} 1\n",
+            "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum{quantile=\"1\"} 1\n",
+        ])
     func boundLabelElsewhere(body: String) {
         let error = parseError(body, format: body.contains("gaugehistogram") ? .openMetrics : .text)
         #expect(error?.code == .invalidLabel)
@@ -57,16 +61,18 @@ struct ScrapePoisoningTests {
         #expect(text == "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n")
     }
 
-    @Test("Adversarial bodies are refused or render to text that reads back", arguments: [
-        "m{clearmode=\"\"} 1\n",
-        "m{a=\"\",b=\"1\"} 1\n",
-        "# TYPE h histogram\nh_bucket{a=\"\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",a=\"\"} 1\nh_count{a=\"\"} 1\n",
-        "# TYPE c counter\nc_total{clearmode=\"replace\"} NaN\n",
-        "# TYPE foo gauge\nfoo 1\n# TYPE foo_total counter\nfoo_total 2\n",
-        "m{a=\"x\\\\\",b=\"\\\"\"} 1\n",
-        "# HELP m tab\tand \\\\ backslash\nm 1\n",
-        "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 1\n",
-    ])
+    @Test(
+        "Adversarial bodies are refused or render to text that reads back",
+        arguments: [
+            "m{clearmode=\"\"} 1\n",
+            "m{a=\"\",b=\"1\"} 1\n",
+            "# TYPE h histogram\nh_bucket{a=\"\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",a=\"\"} 1\nh_count{a=\"\"} 1\n",
+            "# TYPE c counter\nc_total{clearmode=\"replace\"} NaN\n",
+            "# TYPE foo gauge\nfoo 1\n# TYPE foo_total counter\nfoo_total 2\n",
+            "m{a=\"x\\\\\",b=\"\\\"\"} 1\n",
+            "# HELP m tab\tand \\\\ backslash\nm 1\n",
+            "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 1\n",
+        ])
     func readsBack(body: String) throws {
         _ = try renderReadsBack(body)
         _ = try renderReadsBack(body, format: .openMetrics)
@@ -227,30 +233,34 @@ struct ParseComplexityTests {
 
 @Suite("Aggregated series take finite numbers only")
 struct NonFiniteTests {
-    @Test("NaN and infinities are refused where they would be added", arguments: [
-        ("# TYPE c counter\nc_total NaN\n", 2),
-        ("u +Inf\n", 1),
-        ("m{clearmode=\"aggregate\"} -Inf\n", 1),
-        ("# TYPE g gauge\ng{clearmode=\"sum\"} NaN\n", 2),
-        ("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum NaN\nh_count 1\n", 3),
-        ("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} +Inf\n", 3),
-        ("# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum Inf\ns_count 1\n", 3),
-    ])
+    @Test(
+        "NaN and infinities are refused where they would be added",
+        arguments: [
+            ("# TYPE c counter\nc_total NaN\n", 2),
+            ("u +Inf\n", 1),
+            ("m{clearmode=\"aggregate\"} -Inf\n", 1),
+            ("# TYPE g gauge\ng{clearmode=\"sum\"} NaN\n", 2),
+            ("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum NaN\nh_count 1\n", 3),
+            ("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} +Inf\n", 3),
+            ("# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum Inf\ns_count 1\n", 3),
+        ])
     func refused(body: String, line: Int) {
         let error = parseError(body)
         #expect(error?.code == .invalidValue, "\(body)")
         #expect(error?.line == line, "\(body)")
     }
 
-    @Test("Replaced series keep them", arguments: [
-        "# TYPE g gauge\ng NaN\n",
-        "# TYPE g gauge\ng +Inf\n",
-        "# TYPE c counter\nc_total{clearmode=\"replace\"} NaN\n",
-        "m{clearmode=\"family\"} -Inf\n",
-        // The mode of a histogram may come from its last line.
-        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum NaN\nh_count{clearmode=\"replace\"} 1\n",
-        "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 1\n",
-    ])
+    @Test(
+        "Replaced series keep them",
+        arguments: [
+            "# TYPE g gauge\ng NaN\n",
+            "# TYPE g gauge\ng +Inf\n",
+            "# TYPE c counter\nc_total{clearmode=\"replace\"} NaN\n",
+            "m{clearmode=\"family\"} -Inf\n",
+            // The mode of a histogram may come from its last line.
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum NaN\nh_count{clearmode=\"replace\"} 1\n",
+            "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 1\n",
+        ])
     func accepted(body: String) throws {
         _ = try renderReadsBack(body)
     }
@@ -315,7 +325,8 @@ struct OutputSafetyTests {
 
     @Test("OpenMetrics never declares a name twice: a counter foo_total beside a family foo is declared unknown")
     func openMetricsTypes() throws {
-        let body = "# TYPE foo gauge\nfoo 1\n# TYPE foo_total counter\nfoo_total 2\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# TYPE h_total counter\nh_total 3\n"
+        let body =
+            "# TYPE foo gauge\nfoo 1\n# TYPE foo_total counter\nfoo_total 2\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# TYPE h_total counter\nh_total 3\n"
         let text = try renderReadsBack(body, format: .openMetrics)
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE foo ") }.count == 1)
         #expect(text.contains("# TYPE foo_total unknown\nfoo_total 2\n"))

@@ -95,8 +95,9 @@ struct HistogramExactnessTests {
         }
     }
 
-    @Test("Many layouts repeated in one body merge to the shared bounds, in linear time",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "Many layouts repeated in one body merge to the shared bounds, in linear time",
+        .timeLimit(.minutes(1)))
     func manyLayoutsInOneBody() throws {
         // 20,000 instances of one series, each with a bound of its own: under the union rule
         // the stored layout grew by one bucket per instance and each merge copied it whole
@@ -108,8 +109,11 @@ struct HistogramExactnessTests {
             body += "h_bucket{le=\"\(i + 1)\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\n"
         }
         let group = try pushAll([body])
-        #expect(group.families["h"]?.series[.empty]?.value == .histogram(HistogramValue(
-            buckets: [Bucket(upperBound: .infinity, count: Double(2 * n))], sum: Double(3 * n))))
+        #expect(
+            group.families["h"]?.series[.empty]?.value
+                == .histogram(
+                    HistogramValue(
+                        buckets: [Bucket(upperBound: .infinity, count: Double(2 * n))], sum: Double(3 * n))))
     }
 
     @Test("A bound of 0 and of -0 are one bound, whichever side comes first")

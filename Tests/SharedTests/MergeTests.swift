@@ -25,15 +25,16 @@ struct MergeTests {
         let second = first.replacing("value_total 1", with: "value_total 3")
             .replacing("0.0.1", with: "0.0.2")
         let group = try pushAll([first, second])
-        #expect(render(group) == """
-            # TYPE value2 gauge
-            value2 2
-            # TYPE value_total counter
-            value_total 4
-            # TYPE version gauge
-            version{version="0.0.2"} 1
+        #expect(
+            render(group) == """
+                # TYPE value2 gauge
+                value2 2
+                # TYPE value_total counter
+                value_total 4
+                # TYPE version gauge
+                version{version="0.0.2"} 1
 
-            """)
+                """)
     }
 
     @Test("Different label names in one family keep their own names (reported bug)")
@@ -61,7 +62,10 @@ struct MergeTests {
             "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"5\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 10\nh_count 4\n",
             "# TYPE h histogram\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"5\"} 2\nh_bucket{le=\"10\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_sum 20\nh_count 6\n",
         ])
-        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else { Issue.record("missing"); return }
+        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else {
+            Issue.record("missing")
+            return
+        }
         #expect(h.buckets.map(\.upperBound) == [5, .infinity])
         #expect(h.buckets.map(\.count) == [5, 10])
         #expect(h.sum == 30)
@@ -116,7 +120,8 @@ struct MergeTests {
     @Test("Replaced summaries keep the pushed quantiles; an aggregate push after them drops them")
     func summaryReplace() throws {
         let plain = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 2\n"
-        let replacing = "# TYPE s summary\ns{quantile=\"0.5\",clearmode=\"replace\"} 7\ns_sum{clearmode=\"replace\"} 5\ns_count{clearmode=\"replace\"} 1\n"
+        let replacing =
+            "# TYPE s summary\ns{quantile=\"0.5\",clearmode=\"replace\"} 7\ns_sum{clearmode=\"replace\"} 5\ns_count{clearmode=\"replace\"} 1\n"
         #expect(render(try pushAll([plain, replacing])) == "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n")
         #expect(render(try pushAll([plain, replacing, plain])) == "# TYPE s summary\ns_sum 15\ns_count 3\n")
     }
@@ -172,7 +177,8 @@ struct MergeTests {
                 return "h_bucket{le=\"1\"} \(v)\nh_bucket{le=\"+Inf\"} \(v + 2)\nh_sum \(v * 3)\nh_count \(v + 2)"
             case 5:
                 // Shares le="1" with case 4 (S29 keeps it) but not 0.5 or 2.
-                return "h_bucket{le=\"0.5\"} \(v)\nh_bucket{le=\"1\"} \(v)\nh_bucket{le=\"2\"} \(v + 1)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_sum \(v)\nh_count \(v + 1)"
+                return
+                    "h_bucket{le=\"0.5\"} \(v)\nh_bucket{le=\"1\"} \(v)\nh_bucket{le=\"2\"} \(v + 1)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_sum \(v)\nh_count \(v + 1)"
             case 6: return "s{quantile=\"0.9\"} \(v)\ns_sum \(v)\ns_count 1"
             case 7:
                 // Quantiles only. The same quantile as case 6, so that in one body it
@@ -182,7 +188,8 @@ struct MergeTests {
                 // No _sum: the merged _sum is unknown from here on.
                 return "h_bucket{le=\"1\"} \(v)\nh_bucket{le=\"+Inf\"} \(v + 1)\nh_count \(v + 1)"
             default:
-                return "h_bucket{le=\"2\",clearmode=\"replace\"} \(v)\nh_bucket{le=\"+Inf\",clearmode=\"replace\"} \(v + 1)\nh_sum{clearmode=\"replace\"} \(v)"
+                return
+                    "h_bucket{le=\"2\",clearmode=\"replace\"} \(v)\nh_bucket{le=\"+Inf\",clearmode=\"replace\"} \(v + 1)\nh_sum{clearmode=\"replace\"} \(v)"
             }
         }
     }
@@ -231,7 +238,6 @@ struct MergeTests {
     }
 }
 
-
 @Suite("Pre-aggregated batches")
 struct BatchRenderingTests {
     /// What the extension relies on (docs/SEMANTICS.md S51): batches rendered with clearmode
@@ -240,7 +246,8 @@ struct BatchRenderingTests {
     @Test("Rendering with clearmode labels replays the same merge downstream, batch after batch")
     func replay() async {
         let seeds = Gen.int(in: 0...499).array(of: 0...10)
-        let start = MergeTests.header + "c_total{a=\"x\"} 100\ng{a=\"x\"} 7\n"
+        let start =
+            MergeTests.header + "c_total{a=\"x\"} 100\ng{a=\"x\"} 7\n"
             + "h_bucket{le=\"0.5\"} 1\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n"
             + "s{quantile=\"0.9\"} 2\ns_sum 5\ns_count 2\n"
         await propertyCheck(count: 300, input: seeds.array(of: 1...6), Gen.int(in: 1...3)) { pushes, perBatch in

@@ -1,6 +1,7 @@
 import PropertyBased
-@testable import Shared
 import Testing
+
+@testable import Shared
 
 /// A histogram's observations and settings, as a client library would have them.
 struct Observed: Sendable, CustomStringConvertible {
@@ -57,7 +58,10 @@ struct NativeHistogramTests {
     func reduction() {
         let h = NativeHistogram(
             schema: 2, zeroThreshold: 0, count: 10,
-            positive: [.init(index: -1, count: 1), .init(index: 0, count: 2), .init(index: 1, count: 3), .init(index: 4, count: 1), .init(index: 5, count: 2)],
+            positive: [
+                .init(index: -1, count: 1), .init(index: 0, count: 2), .init(index: 1, count: 3), .init(index: 4, count: 1),
+                .init(index: 5, count: 2),
+            ],
             negative: [.init(index: 3, count: 1)])
         let reduced = h.reduced(toSchema: 0)
         // Schema 2 → 0 joins four buckets: (-3...0) → 0, (1...4) → 1, (5...8) → 2.

@@ -42,17 +42,25 @@ struct OpenMetricsParserTests {
     @Test("Every type maps into the model")
     func types() throws {
         let push = try ExpositionParser.parse(body, format: .openMetrics)
-        #expect(push.families.map(\.name) == [
-            "acme_http_router_request_seconds", "go_goroutines", "process_cpu_seconds_total", "build_info", "door", "rpc", "queue", "weird",
-        ])
+        #expect(
+            push.families.map(\.name) == [
+                "acme_http_router_request_seconds", "go_goroutines", "process_cpu_seconds_total", "build_info", "door", "rpc", "queue",
+                "weird",
+            ])
         #expect(push.families.map(\.type) == [.summary, .gauge, .counter, .gauge, .gauge, .histogram, .gaugeHistogram, .untyped])
         let counter = try #require(push.family("process_cpu_seconds_total"))
         #expect(counter.series.count == 1)  // _created is dropped
         #expect(counter.series[0].value == .scalar(4.20072246e+06))
         #expect(counter.help == "Total user and system CPU time spent in seconds.")
-        guard case .histogram(let h) = push.family("rpc")?.series[0].value else { Issue.record("not a histogram"); return }
+        guard case .histogram(let h) = push.family("rpc")?.series[0].value else {
+            Issue.record("not a histogram")
+            return
+        }
         #expect(h.buckets.map(\.upperBound) == [1.1e-4, .infinity])
-        guard case .histogram(let g) = push.family("queue")?.series[0].value else { Issue.record("not a histogram"); return }
+        guard case .histogram(let g) = push.family("queue")?.series[0].value else {
+            Issue.record("not a histogram")
+            return
+        }
         #expect(g.sum == 7)
         #expect(g.count == 5)
     }
@@ -75,7 +83,8 @@ struct OpenMetricsParserTests {
 
     @Test("Two spellings of one le are the same bucket")
     func leSpellings() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # TYPE h histogram
             h_bucket{le="1"} 1
             h_bucket{le="+Inf"} 1
@@ -84,9 +93,13 @@ struct OpenMetricsParserTests {
             """, format: .openMetrics)
         var group = GroupState()
         group.apply(push.families[0], nowMs: 0)
-        let again = try ExpositionParser.parse("# TYPE h histogram\nh_bucket{le=\"1.0\"} 2\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n# EOF\n", format: .openMetrics)
+        let again = try ExpositionParser.parse(
+            "# TYPE h histogram\nh_bucket{le=\"1.0\"} 2\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n# EOF\n", format: .openMetrics)
         group.apply(again.families[0], nowMs: 0)
-        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else { Issue.record("missing"); return }
+        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else {
+            Issue.record("missing")
+            return
+        }
         #expect(h.buckets == [Bucket(upperBound: 1, count: 3), Bucket(upperBound: .infinity, count: 3)])
     }
 }

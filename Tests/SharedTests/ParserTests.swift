@@ -21,7 +21,8 @@ struct ParserTests {
 
     @Test("Counters, gauges and untyped values with labels")
     func basicFamilies() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # HELP http_requests_total Requests served.
             # TYPE http_requests_total counter
             http_requests_total{method="post",code="200"} 1027
@@ -52,14 +53,20 @@ struct ParserTests {
         #expect(family.series.first?.key.description == #"{area="heap"}"#)
     }
 
-    @Test("Special values and number spellings", arguments: [
-        ("NaN", Double.nan), ("+Inf", .infinity), ("-Inf", -.infinity), ("inf", .infinity),
-        ("1e3", 1000), ("1E-3", 0.001), ("+5", 5), ("-0.25", -0.25), (".5", 0.5), ("1.", 1),
-        ("123456789012345678901234567890", 123456789012345678901234567890.0), ("2.5e-300", 2.5e-300), ("1e-320", Double(bitPattern: 2024)),
-    ])
+    @Test(
+        "Special values and number spellings",
+        arguments: [
+            ("NaN", Double.nan), ("+Inf", .infinity), ("-Inf", -.infinity), ("inf", .infinity),
+            ("1e3", 1000), ("1E-3", 0.001), ("+5", 5), ("-0.25", -0.25), (".5", 0.5), ("1.", 1),
+            ("123456789012345678901234567890", 123456789012345678901234567890.0), ("2.5e-300", 2.5e-300),
+            ("1e-320", Double(bitPattern: 2024)),
+        ])
     func values(text: String, expected: Double) throws {
         let push = try ExpositionParser.parse("# TYPE m gauge\nm \(text)\n")
-        guard case .scalar(let v) = push.families[0].series[0].value else { Issue.record("not a scalar"); return }
+        guard case .scalar(let v) = push.families[0].series[0].value else {
+            Issue.record("not a scalar")
+            return
+        }
         if expected.isNaN { #expect(v.isNaN) } else { #expect(v == expected) }
     }
 
@@ -72,7 +79,8 @@ struct ParserTests {
 
     @Test("Escapes in label values are kept canonical; HELP escapes are decoded")
     func escapes() throws {
-        let push = try ExpositionParser.parse(#"""
+        let push = try ExpositionParser.parse(
+            #"""
             # HELP m A \\ backslash and a\nnewline.
             m{path="C:\\dir",quote="say \"hi\"",nl="a\nb"} 1
 
@@ -92,25 +100,27 @@ struct ParserTests {
         #expect(error?.description.hasPrefix("line 3, column") == true)
     }
 
-    @Test("Malformed input is refused", arguments: [
-        ("m{a=\"1\",a=\"2\"} 1\n", ExpositionError.Code.duplicateLabel),
-        ("m{__name__=\"x\"} 1\n", .invalidLabel),
-        ("m{a=\"\\t\"} 1\n", .invalidLabel),
-        ("m{a=\"x} 1\n", .invalidLabel),
-        ("m{1a=\"x\"} 1\n", .invalidLabel),
-        ("m 1 2 3\n", .syntax),
-        ("m 1 12.5\n", .invalidTimestamp),
-        ("9m 1\n", .invalidName),
-        ("m\n", .invalidValue),
-        ("# TYPE m counter\nm -1\n", .negativeCounter),
-        ("# TYPE m foo\n", .metadata),
-        ("# TYPE m gauge\n# TYPE m gauge\n", .metadata),
-        ("m 1\n# TYPE m gauge\n", .metadata),
-        ("m{clearmode=\"sometimes\"} 1\n", .invalidClearMode),
-        ("# TYPE c counter\nc{clearmode=\"mean5m\"} 1\n", .invalidClearMode),
-        ("m{a=\"1\"}} 1\n", .invalidValue),
-        ("# TYPE h histogram\nh 1\n", .typeMismatch),
-    ])
+    @Test(
+        "Malformed input is refused",
+        arguments: [
+            ("m{a=\"1\",a=\"2\"} 1\n", ExpositionError.Code.duplicateLabel),
+            ("m{__name__=\"x\"} 1\n", .invalidLabel),
+            ("m{a=\"\\t\"} 1\n", .invalidLabel),
+            ("m{a=\"x} 1\n", .invalidLabel),
+            ("m{1a=\"x\"} 1\n", .invalidLabel),
+            ("m 1 2 3\n", .syntax),
+            ("m 1 12.5\n", .invalidTimestamp),
+            ("9m 1\n", .invalidName),
+            ("m\n", .invalidValue),
+            ("# TYPE m counter\nm -1\n", .negativeCounter),
+            ("# TYPE m foo\n", .metadata),
+            ("# TYPE m gauge\n# TYPE m gauge\n", .metadata),
+            ("m 1\n# TYPE m gauge\n", .metadata),
+            ("m{clearmode=\"sometimes\"} 1\n", .invalidClearMode),
+            ("# TYPE c counter\nc{clearmode=\"mean5m\"} 1\n", .invalidClearMode),
+            ("m{a=\"1\"}} 1\n", .invalidValue),
+            ("# TYPE h histogram\nh 1\n", .typeMismatch),
+        ])
     func malformed(body: String, code: ExpositionError.Code) {
         #expect(parseError(body)?.code == code, "\(body)")
     }
@@ -125,7 +135,8 @@ struct ParserTests {
 
     @Test("A family with only HELP and TYPE lines, then other families (reported bug)")
     func metadataOnlyFamily() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # HELP empty_metric Nothing observed yet.
             # TYPE empty_metric histogram
             # HELP other_total Something.
@@ -146,7 +157,8 @@ struct ParserTests {
 
     @Test("clearmode is removed from keys and steers the mode")
     func clearModeLabel() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # TYPE v gauge
             v{clearmode="aggregate",x="1"} 1
             version{version="0.0.1",clearmode="family"} 1
@@ -171,7 +183,8 @@ struct ParserTests {
 
     @Test("Histograms assemble from bucket, sum and count lines")
     func histogram() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # TYPE rpc_seconds histogram
             rpc_seconds_bucket{le="0.05",svc="a"} 24054
             rpc_seconds_bucket{le="0.1",svc="a"} 33444
@@ -184,20 +197,25 @@ struct ParserTests {
         #expect(family.type == .histogram)
         #expect(family.series.count == 1)
         #expect(family.series[0].key.description == #"{svc="a"}"#)
-        guard case .histogram(let h) = family.series[0].value else { Issue.record("not a histogram"); return }
+        guard case .histogram(let h) = family.series[0].value else {
+            Issue.record("not a histogram")
+            return
+        }
         #expect(h.buckets.map(\.upperBound) == [0.05, 0.1, .infinity])
         #expect(h.buckets.map(\.count) == [24054, 33444, 144320])
         #expect(h.sum == 53423)
         #expect(h.count == 144320)
     }
 
-    @Test("Broken histograms are refused", arguments: [
-        "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 3\n",
-        "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_count 5\n",
-        "h_bucket{le=\"1\"} 5\n",
-        "h_bucket 5\n",
-        "h_bucket{le=\"x\"} 5\n",
-    ])
+    @Test(
+        "Broken histograms are refused",
+        arguments: [
+            "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 3\n",
+            "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_count 5\n",
+            "h_bucket{le=\"1\"} 5\n",
+            "h_bucket 5\n",
+            "h_bucket{le=\"x\"} 5\n",
+        ])
     func brokenHistograms(body: String) {
         let error = parseError("# TYPE h histogram\n" + body)
         #expect(error != nil)
@@ -206,13 +224,17 @@ struct ParserTests {
     @Test("A histogram with only _count gets its +Inf bucket from it")
     func histogramFromCount() throws {
         let push = try ExpositionParser.parse("# TYPE h histogram\nh_sum 3\nh_count 2\n")
-        guard case .histogram(let h) = push.families[0].series[0].value else { Issue.record("not a histogram"); return }
+        guard case .histogram(let h) = push.families[0].series[0].value else {
+            Issue.record("not a histogram")
+            return
+        }
         #expect(h.buckets == [Bucket(upperBound: .infinity, count: 2)])
     }
 
     @Test("Summaries assemble quantiles, sum and count")
     func summary() throws {
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             # TYPE rpc summary
             rpc{quantile="0.5"} 4773
             rpc{quantile="0.99"} 76656
@@ -220,7 +242,10 @@ struct ParserTests {
             rpc_count 2693
 
             """)
-        guard case .summary(let s) = push.families[0].series[0].value else { Issue.record("not a summary"); return }
+        guard case .summary(let s) = push.families[0].series[0].value else {
+            Issue.record("not a summary")
+            return
+        }
         #expect(s.quantiles == [Quantile(quantile: 0.5, value: 4773), Quantile(quantile: 0.99, value: 76656)])
         #expect(s.sum == 1.7560473e7)
         #expect(s.count == 2693)
@@ -257,11 +282,13 @@ struct ParserTests {
 
 @Suite("Parser edge cases of the fast paths")
 struct ParserFastPathTests {
-    @Test("Duplicate steering labels are refused", arguments: [
-        "m{clearmode=\"replace\",clearmode=\"aggregate\"} 1\n",
-        "# TYPE h histogram\nh_bucket{le=\"1\",le=\"2\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
-        "m{b=\"1\",a=\"2\",b=\"3\"} 1\n",
-    ])
+    @Test(
+        "Duplicate steering labels are refused",
+        arguments: [
+            "m{clearmode=\"replace\",clearmode=\"aggregate\"} 1\n",
+            "# TYPE h histogram\nh_bucket{le=\"1\",le=\"2\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
+            "m{b=\"1\",a=\"2\",b=\"3\"} 1\n",
+        ])
     func duplicates(body: String) {
         #expect(parseError(body)?.code == .duplicateLabel)
     }
@@ -303,7 +330,8 @@ struct ByteValueTests {
         let accepted = (0...255).filter { byte in
             (try? ExpositionParser.parse(Array("m".utf8) + [UInt8(byte)] + Array("x 1\n".utf8))) != nil
         }
-        let expected = Array(UInt8(ascii: "0")...UInt8(ascii: "9")) + [UInt8(ascii: ":")] + Array(UInt8(ascii: "A")...UInt8(ascii: "Z"))
+        let expected =
+            Array(UInt8(ascii: "0")...UInt8(ascii: "9")) + [UInt8(ascii: ":")] + Array(UInt8(ascii: "A")...UInt8(ascii: "Z"))
             + [UInt8(ascii: "_")] + Array(UInt8(ascii: "a")...UInt8(ascii: "z"))
         #expect(accepted.map { UInt8($0) } == expected)
     }

@@ -62,8 +62,9 @@ struct PebbleEdgeInputTests {
 
     /// Once full, the sketch sorted its 2048 keys for every new bin: this took 218 s in a
     /// debug build. Collapsing in batches makes it a fraction of a second.
-    @Test("A distribution wider than the bins keeps its high quantiles exact and its bins bounded",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "A distribution wider than the bins keeps its high quantiles exact and its bins bounded",
+        .timeLimit(.minutes(1)))
     func sketchWiderThanBins() throws {
         var sketch = LogSketch()
         var values: [Double] = []
@@ -137,8 +138,9 @@ struct PebbleEdgeInputTests {
         #expect(render(group) == "# TYPE g gauge\ng 2\n")
     }
 
-    @Test("Specs the spelling cannot give (any quantile, any window) answer without trapping",
-          arguments: [Double.nan, .infinity, -.infinity, -1, 0, 1, 2, 1e300])
+    @Test(
+        "Specs the spelling cannot give (any quantile, any window) answer without trapping",
+        arguments: [Double.nan, .infinity, -.infinity, -1, 0, 1, 2, 1e300])
     func specsOutsideTheSpelling(q: Double) {
         for windowSeconds in [0, -5, Int.max, Int.min] {
             let spec = PebbleSpec(aggregation: .quantile(q), windowSeconds: windowSeconds)

@@ -10,12 +10,14 @@ import Darwin
 
 @Suite("Pebbles: windowed gauges")
 struct PebbleTests {
-    @Test("Spellings of pebble clearmodes", arguments: [
-        ("mean5m", PebbleSpec.Aggregation.mean, 300), ("avg30s", .mean, 30), ("max1h", .max, 3600),
-        ("sum10s", .sum, 10), ("min2m", .min, 120), ("count1m", .count, 60), ("last15s", .last, 15),
-        ("p99_5m", .quantile(0.99), 300), ("p50-1h", .quantile(0.5), 3600), ("p999_30s", .quantile(0.999), 30),
-        ("p95_2m", .quantile(0.95), 120), ("mean_5m", .mean, 300),
-    ])
+    @Test(
+        "Spellings of pebble clearmodes",
+        arguments: [
+            ("mean5m", PebbleSpec.Aggregation.mean, 300), ("avg30s", .mean, 30), ("max1h", .max, 3600),
+            ("sum10s", .sum, 10), ("min2m", .min, 120), ("count1m", .count, 60), ("last15s", .last, 15),
+            ("p99_5m", .quantile(0.99), 300), ("p50-1h", .quantile(0.5), 3600), ("p999_30s", .quantile(0.999), 30),
+            ("p95_2m", .quantile(0.95), 120), ("mean_5m", .mean, 300),
+        ])
     func spellings(text: String, aggregation: PebbleSpec.Aggregation, seconds: Int) throws {
         let mode = try #require(ClearMode(text))
         #expect(mode == .pebble(PebbleSpec(aggregation: aggregation, windowSeconds: seconds)))
@@ -44,19 +46,21 @@ struct PebbleTests {
 
     @Test("Pebble series mix with other series and label names in one family and group")
     func mixing() throws {
-        var group = try pushAll([
-            "# TYPE temp gauge\ntemp{room=\"a\",clearmode=\"max1m\"} 20\ntemp{room=\"b\"} 5\ntemp{sensor=\"x\",clearmode=\"min1m\"} 3\n",
-            "# TYPE temp gauge\ntemp{room=\"a\",clearmode=\"max1m\"} 25\ntemp{room=\"b\"} 6\ntemp{sensor=\"x\",clearmode=\"min1m\"} 1\n",
-        ], nowMs: 500_000)
+        var group = try pushAll(
+            [
+                "# TYPE temp gauge\ntemp{room=\"a\",clearmode=\"max1m\"} 20\ntemp{room=\"b\"} 5\ntemp{sensor=\"x\",clearmode=\"min1m\"} 3\n",
+                "# TYPE temp gauge\ntemp{room=\"a\",clearmode=\"max1m\"} 25\ntemp{room=\"b\"} 6\ntemp{sensor=\"x\",clearmode=\"min1m\"} 1\n",
+            ], nowMs: 500_000)
         var writer = ExpositionWriter(format: .text)
         group.render(into: &writer, nowMs: 510_000)
-        #expect(String(decoding: writer.bytes, as: UTF8.self) == """
-            # TYPE temp gauge
-            temp{room="a"} 25
-            temp{room="b"} 6
-            temp{sensor="x"} 1
+        #expect(
+            String(decoding: writer.bytes, as: UTF8.self) == """
+                # TYPE temp gauge
+                temp{room="a"} 25
+                temp{room="b"} 6
+                temp{sensor="x"} 1
 
-            """)
+                """)
     }
 
     @Test("Pebbles on counters, histograms and summaries are refused with advice")
@@ -74,7 +78,8 @@ struct PebbleTests {
     func timestamps() throws {
         let now: Int64 = 10_000_000
         var group = GroupState()
-        let push = try ExpositionParser.parse("""
+        let push = try ExpositionParser.parse(
+            """
             v{clearmode="last1m"} 1 \(now - 30_000)
             v{clearmode="last1m"} 2 \(now - 50_000)
             v{clearmode="last1m"} 3 \(now - 120_000)
@@ -84,9 +89,15 @@ struct PebbleTests {
         var stale = 0
         for family in push.families { stale += group.apply(family, nowMs: now) }
         #expect(stale == 1)
-        guard case .window(let v)? = group.families["v"]?.series[.empty]?.value else { Issue.record("no window"); return }
+        guard case .window(let v)? = group.families["v"]?.series[.empty]?.value else {
+            Issue.record("no window")
+            return
+        }
         #expect(v.value(atMs: now) == 1)  // The latest timestamp wins, not the latest line.
-        guard case .window(let w)? = group.families["w"]?.series[.empty]?.value else { Issue.record("no window"); return }
+        guard case .window(let w)? = group.families["w"]?.series[.empty]?.value else {
+            Issue.record("no window")
+            return
+        }
         #expect(w.value(atMs: now) == 7)
         #expect(w.value(atMs: now + 61_000) == nil)  // Clamped to now, so it expires a window after now.
     }
@@ -122,7 +133,9 @@ struct PebbleTests {
 
     @Test("Every aggregation equals a reference computed from the raw observations, with expiry")
     func aggregationsMatchReference() async {
-        let aggregations: [PebbleSpec.Aggregation] = [.sum, .mean, .min, .max, .count, .last, .quantile(0.5), .quantile(0.9), .quantile(0.99)]
+        let aggregations: [PebbleSpec.Aggregation] = [
+            .sum, .mean, .min, .max, .count, .last, .quantile(0.5), .quantile(0.9), .quantile(0.99),
+        ]
         let step = zip(Gen.int(in: 0...20_000), Gen.int(in: -90_000...5_000), Gen.int(in: -50...200))
         await propertyCheck(count: 150, input: Gen.int(in: 0...8), Gen.int(in: 0...2), step.array(of: 1...60)) { agg, windowChoice, steps in
             let spec = PebbleSpec(aggregation: aggregations[agg], windowSeconds: [7, 60, 300][windowChoice])

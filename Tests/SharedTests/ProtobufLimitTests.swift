@@ -22,9 +22,13 @@ struct ProtobufLimitTests {
     func histogram(labelBytes: Int, buckets: Int) -> ProtoWriter {
         var w = ProtoWriter()
         w.delimited { f in
-            f.string(1, "h"); f.uint(3, 4)
+            f.string(1, "h")
+            f.uint(3, 4)
             f.message(4) { m in
-                m.message(1) { $0.string(1, "big"); $0.string(2, String(repeating: "b", count: labelBytes)) }
+                m.message(1) {
+                    $0.string(1, "big")
+                    $0.string(2, String(repeating: "b", count: labelBytes))
+                }
                 m.message(7) { h in
                     for _ in 0..<buckets { h.message(3) { _ in } }
                 }
@@ -46,7 +50,8 @@ struct ProtobufLimitTests {
     func metricExpansion() {
         var w = ProtoWriter()
         w.delimited { f in
-            f.string(1, String(repeating: "n", count: 1000)); f.uint(3, 1)
+            f.string(1, String(repeating: "n", count: 1000))
+            f.uint(3, 1)
             for _ in 0..<100_000 { f.message(4) { _ in } }
         }
         #expect(error(w, limits: ParseLimits(maxExpandedBytes: 1 << 20))?.code == .tooLarge)
@@ -58,31 +63,44 @@ struct ProtobufLimitTests {
 
         var summary = ProtoWriter()
         summary.delimited { f in
-            f.string(1, "s"); f.uint(3, 2)
+            f.string(1, "s")
+            f.uint(3, 2)
             f.message(4) { m in m.message(4) { s in for q in 0..<5 { s.message(3) { $0.double(1, Double(q) / 10) } } } }
         }
         #expect(error(summary, limits: ParseLimits(maxQuantiles: 4))?.message.contains("--max-quantiles") == true)
 
         var labels = ProtoWriter()
         labels.delimited { f in
-            f.string(1, "g"); f.uint(3, 1)
+            f.string(1, "g")
+            f.uint(3, 1)
             f.message(4) { m in
-                for k in 0..<100 { m.message(1) { $0.string(1, "l\(k)"); $0.string(2, "v") } }
+                for k in 0..<100 {
+                    m.message(1) {
+                        $0.string(1, "l\(k)")
+                        $0.string(2, "v")
+                    }
+                }
                 m.message(2) { $0.double(1, 1) }
             }
         }
         #expect(error(labels, limits: ParseLimits(maxLabelsPerSeries: 10))?.message.contains("--max-labels-per-series") == true)
     }
 
-    @Test("Names that are not names cannot write text of their own", arguments: [
-        ("g 1\n# TYPE x", "a"), ("g", "a=\"1\",le"), ("g", "a\n"), ("g", ""),
-    ])
+    @Test(
+        "Names that are not names cannot write text of their own",
+        arguments: [
+            ("g 1\n# TYPE x", "a"), ("g", "a=\"1\",le"), ("g", "a\n"), ("g", ""),
+        ])
     func names(metric: String, label: String) {
         var w = ProtoWriter()
         w.delimited { f in
-            f.string(1, metric); f.uint(3, 1)
+            f.string(1, metric)
+            f.uint(3, 1)
             f.message(4) { m in
-                m.message(1) { $0.string(1, label); $0.string(2, "v") }
+                m.message(1) {
+                    $0.string(1, label)
+                    $0.string(2, "v")
+                }
                 m.message(2) { $0.double(1, 1) }
             }
         }
@@ -94,9 +112,13 @@ struct ProtobufLimitTests {
     func controlByteInValue() {
         var w = ProtoWriter()
         w.delimited { f in
-            f.string(1, "g"); f.uint(3, 1)
+            f.string(1, "g")
+            f.uint(3, 1)
             f.message(4) { m in
-                m.message(1) { $0.string(1, "a"); $0.string(2, "x\ry") }
+                m.message(1) {
+                    $0.string(1, "a")
+                    $0.string(2, "x\ry")
+                }
                 m.message(2) { $0.double(1, 1) }
             }
         }

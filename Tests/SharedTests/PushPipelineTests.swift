@@ -79,7 +79,9 @@ struct PushPipelineTests {
         var groupCount: Int { groups.count }
     }
 
-    func check(_ body: String, job: String, method: PushMethod = .post, in state: FakeState, rules: PushRules = PushRules(maxSeries: 100))
+    func check(
+        _ body: String, job: String, method: PushMethod = .post, in state: FakeState, rules: PushRules = PushRules(maxSeries: 100)
+    )
         -> PushFailure.Code?
     {
         let grouping = GroupingKey(labels: [("job", job)])

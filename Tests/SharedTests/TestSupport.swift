@@ -10,7 +10,9 @@ func render(_ group: GroupState, format: ExpositionFormat = .text) -> String {
 }
 
 /// Parses and merges bodies into a fresh group, one push after another.
-func pushAll(_ bodies: [String], grouping: GroupingKey = .empty, format: ExpositionFormat = .text, nowMs: Int64 = 1_000_000) throws -> GroupState {
+func pushAll(
+    _ bodies: [String], grouping: GroupingKey = .empty, format: ExpositionFormat = .text, nowMs: Int64 = 1_000_000
+) throws -> GroupState {
     var group = GroupState()
     for body in bodies {
         let push = try ExpositionParser.parse(body, format: format, grouping: grouping)

@@ -86,11 +86,13 @@ package final class ExtensionApp {
         let telemetryOn = config.telemetry && subscribe(api: api, group: telemetryLoop)
         awaitRuntimeDone = telemetryOn
         flusher.start { [config, logger] in GatewayClient(config: config, logger: logger) }
-        logger.info("gravel-extension ready", metadata: [
-            "version": "\(GravelVersion.string)",
-            "listen": "\(config.listen.host):\(config.listen.port)", "gateway": "\(config.gatewayURL)",
-            "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
-        ])
+        logger.info(
+            "gravel-extension ready",
+            metadata: [
+                "version": "\(GravelVersion.string)",
+                "listen": "\(config.listen.host):\(config.listen.port)", "gateway": "\(config.gatewayURL)",
+                "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
+            ])
 
         if config.initializationType == "snap-start" {
             // The snapshot is taken when Init ends, and whatever is buffered then would be
@@ -98,7 +100,8 @@ package final class ExtensionApp {
             // calls /event/next, so wait for the function's init code to finish
             // (platform.initRuntimeDone) and send its pushes now, once.
             if telemetryOn, !telemetry.signals.wait(until: .now + Self.snapshotInitWait, { $0.runtimeInitDone }) {
-                logger.warning("SnapStart: no platform.initRuntimeDone; pushes made by init code after now would be sent by every restored sandbox")
+                logger.warning(
+                    "SnapStart: no platform.initRuntimeDone; pushes made by init code after now would be sent by every restored sandbox")
             }
             report(flusher.flush(deadline: .now + .milliseconds(config.flushTimeoutMs)), requestId: "init")
         }
@@ -195,7 +198,8 @@ package final class ExtensionApp {
 
     func shutdown(reason: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
         let start = ContinuousClock.now
-        let deadline = deadlineMs > 0
+        let deadline =
+            deadlineMs > 0
             ? max(start + .milliseconds(50), clock.instant(atWallMs: deadlineMs) - .milliseconds(100))
             : start + .seconds(2)
         logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\((deadline - start).milliseconds)"])
@@ -232,9 +236,11 @@ package final class ExtensionApp {
         switch outcome {
         case .delivered, .nothing: break
         case .busy:
-            logger.info("a previous flush is still running; this batch waits for the next flush point", metadata: ["requestId": "\(requestId)"])
+            logger.info(
+                "a previous flush is still running; this batch waits for the next flush point", metadata: ["requestId": "\(requestId)"])
         case .timedOut:
-            logger.warning("flush deadline reached; the sandbox may freeze with the flush in progress", metadata: ["requestId": "\(requestId)"])
+            logger.warning(
+                "flush deadline reached; the sandbox may freeze with the flush in progress", metadata: ["requestId": "\(requestId)"])
         case .failed(let error):
             logger.debug("flush failed", metadata: ["error": "\(error)", "requestId": "\(requestId)"])
         }

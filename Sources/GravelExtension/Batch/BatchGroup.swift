@@ -55,7 +55,9 @@ package struct BatchGroup: Sendable {
                 let value = stored.series[key]!
                 if case .observations(let list) = value.value {
                     for observation in list {
-                        series.append(ParsedSeries(key: key, mode: value.mode, value: .scalar(observation.value), timestampMs: observation.timestampMs))
+                        series.append(
+                            ParsedSeries(
+                                key: key, mode: value.mode, value: .scalar(observation.value), timestampMs: observation.timestampMs))
                     }
                 } else {
                     series.append(ParsedSeries(key: key, mode: family.replaced ? .family : value.mode, value: value.value))

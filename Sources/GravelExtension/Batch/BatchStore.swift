@@ -152,7 +152,6 @@ package final class BatchStore: Sendable {
         state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty || ($0.inflight != nil && !$0.sending) }
     }
 
-
     package var pendingEntries: Int { state.withLock { $0.pending.entryCount + ($0.inflight?.entryCount ?? 0) } }
 
     package var droppedTotal: [String: Double] { state.withLock { $0.droppedTotal } }

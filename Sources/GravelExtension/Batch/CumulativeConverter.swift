@@ -17,7 +17,6 @@ package struct CumulativeConverter: Sendable {
 
     package init() {}
 
-
     /// Replaces the cumulative values of aggregating counters, histograms and summaries
     /// with their increase; everything else passes unchanged.
     package mutating func convert(_ families: inout [ParsedFamily], group: LabelKey) {
@@ -46,8 +45,8 @@ package struct CumulativeConverter: Sendable {
             return now >= before ? .scalar(now - before) : current
         case (.histogram(let now), .histogram(let before)):
             guard now.count >= before.count,
-                  now.buckets.count == before.buckets.count,
-                  zip(now.buckets, before.buckets).allSatisfy({ $0.upperBound == $1.upperBound && $0.count >= $1.count })
+                now.buckets.count == before.buckets.count,
+                zip(now.buckets, before.buckets).allSatisfy({ $0.upperBound == $1.upperBound && $0.count >= $1.count })
             else { return current }
             let buckets = zip(now.buckets, before.buckets).map { Bucket(upperBound: $0.upperBound, count: $0.count - $1.count) }
             let sum = now.sum.map { $0 - (before.sum ?? 0) }
@@ -62,10 +61,11 @@ package struct CumulativeConverter: Sendable {
             return .nativeHistogram(increase, classic: classic)
         case (.summary(let now), .summary(let before)):
             if let n = now.count, let b = before.count, n < b { return current }
-            return .summary(SummaryValue(
-                quantiles: now.quantiles,
-                sum: now.sum.map { $0 - (before.sum ?? 0) },
-                count: now.count.map { $0 - (before.count ?? 0) }))
+            return .summary(
+                SummaryValue(
+                    quantiles: now.quantiles,
+                    sum: now.sum.map { $0 - (before.sum ?? 0) },
+                    count: now.count.map { $0 - (before.count ?? 0) }))
         default:
             return current
         }

@@ -32,8 +32,9 @@ package enum SystemCABundle {
         let system = find(in: paths)
         guard let extraFile else {
             if let system { return .file(system) }
-            logger.warning("no system CA bundle found; HTTPS to the gateway needs GRAVEL_GATEWAY_CA_FILE",
-                           metadata: ["looked_in": "\(paths.joined(separator: ","))"])
+            logger.warning(
+                "no system CA bundle found; HTTPS to the gateway needs GRAVEL_GATEWAY_CA_FILE",
+                metadata: ["looked_in": "\(paths.joined(separator: ","))"])
             return .libraryDefault
         }
         guard let extra = FileBytes.read(extraFile) else {

@@ -78,15 +78,19 @@ package final class Flusher: Sendable {
             let nowMs = clock.wallMs()
             policy.withLock { $0.finished(success: sent.success, atMs: nowMs) }
             guard sent.success else {
-                logger.warning("flush failed; the batch is kept and retried with the same Idempotency-Key", metadata: [
-                    "error": "\(sent.lastError ?? "out of time")", "kept_groups": "\(sent.retry.groups.count)",
-                ])
+                logger.warning(
+                    "flush failed; the batch is kept and retried with the same Idempotency-Key",
+                    metadata: [
+                        "error": "\(sent.lastError ?? "out of time")", "kept_groups": "\(sent.retry.groups.count)",
+                    ])
                 return .failed(sent.lastError ?? "not delivered in time")
             }
-            logger.debug("flushed", metadata: [
-                "groups": "\(sent.delivered)", "refused": "\(sent.refused)",
-                "ms": "\((ContinuousClock.now - started).milliseconds)",
-            ])
+            logger.debug(
+                "flushed",
+                metadata: [
+                    "groups": "\(sent.delivered)", "refused": "\(sent.refused)",
+                    "ms": "\((ContinuousClock.now - started).milliseconds)",
+                ])
             guard ContinuousClock.now < job.deadline, let next = store.take(nowMs: clock.wallMs()) else { return .delivered }
             batch = next
         }

@@ -28,7 +28,8 @@ package final class GatewayClient {
         self.logger = logger
         // The flush honours http_proxy/https_proxy/ALL_PROXY/NO_PROXY: egress from a VPC
         // may have to go through one.
-        let trust = config.gatewayURL.lowercased().hasPrefix("https://")
+        let trust =
+            config.gatewayURL.lowercased().hasPrefix("https://")
             ? SystemCABundle.trust(extraFile: config.gatewayCAFile, logger: logger) : .libraryDefault
         self.curl = CurlEasy(security: CurlSecurity(password: config.gatewayPassword, trust: trust, useEnvironmentProxy: true))
     }
@@ -56,16 +57,21 @@ package final class GatewayClient {
                 body = Array(compressed.readableBytesView)
                 headers += ["Content-Type: \(request.contentType)", "Content-Encoding: gzip"]
             }
-            let result = curl.perform(HTTPClientRequest(
-                method: request.method.rawValue, url: baseURL + request.path, headers: headers, body: body, timeoutMs: max(1, remainingMs)))
+            let result = curl.perform(
+                HTTPClientRequest(
+                    method: request.method.rawValue, url: baseURL + request.path, headers: headers, body: body,
+                    timeoutMs: max(1, remainingMs)))
             switch result {
             case .success(let response) where (200..<300).contains(response.status):
                 outcome.delivered += 1
             case .success(let response) where (400..<500).contains(response.status) && response.status != 408 && response.status != 429:
                 let message = response.text.trimmingTrailingNewlines
-                logger.error("the gateway refused a batch; dropped", metadata: [
-                    "status": "\(response.status)", "group": "\(group.grouping)", "entries": "\(request.entries)", "reason": "\(message)",
-                ])
+                logger.error(
+                    "the gateway refused a batch; dropped",
+                    metadata: [
+                        "status": "\(response.status)", "group": "\(group.grouping)", "entries": "\(request.entries)",
+                        "reason": "\(message)",
+                    ])
                 outcome.refused += 1
                 outcome.refusedEntries += max(request.entries, 1)
             case .success(let response):

@@ -91,7 +91,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.head = nil
             let response: LocalResponse
             if tooLarge {
-                response = LocalResponse(status: .payloadTooLarge, body: "the body is larger than \(maxBodyBytes) bytes (GRAVEL_MAX_BODY_BYTES)\n")
+                response = LocalResponse(
+                    status: .payloadTooLarge, body: "the body is larger than \(maxBodyBytes) bytes (GRAVEL_MAX_BODY_BYTES)\n")
             } else {
                 response = responder(LocalRequest(method: head.method, uri: head.uri, headers: head.headers, body: body))
             }

@@ -37,10 +37,12 @@ package struct PushServer: Sendable {
                     contentType: request.headers.first(name: "Content-Type"), grouping: route.grouping,
                     limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES")
                 try store.push(push, to: route.grouping, method: route.method, arrivalMs: clock.wallMs())
-                logger.trace("push merged", metadata: [
-                    "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)",
-                    "families": "\(push.families.count)",
-                ])
+                logger.trace(
+                    "push merged",
+                    metadata: [
+                        "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)",
+                        "families": "\(push.families.count)",
+                    ])
                 return LocalResponse(status: .ok)
             case .delete:
                 store.delete(route.grouping)
@@ -53,10 +55,12 @@ package struct PushServer: Sendable {
 
     func refuse(_ failure: PushFailure, _ request: LocalRequest) -> LocalResponse {
         let status = Self.status(of: failure.code)
-        logger.info("push refused", metadata: [
-            "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.path))",
-            "reason": "\(failure.message)",
-        ])
+        logger.info(
+            "push refused",
+            metadata: [
+                "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.path))",
+                "reason": "\(failure.message)",
+            ])
         let headers = failure.code == .methodNotAllowed ? [("Allow", PushRoute.allowedMethods)] : []
         return LocalResponse(status: status, body: failure.message + "\n", headers: headers)
     }

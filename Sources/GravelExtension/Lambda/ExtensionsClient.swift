@@ -24,10 +24,13 @@ package final class ExtensionsClient {
     /// id, which Lambda gives to extensions that accept the `accountId` feature.
     @discardableResult
     package func register(name: String) throws(LambdaAPIError) -> String? {
-        let response = try call(HTTPClientRequest(
-            method: "POST", url: base + "/2020-01-01/extension/register",
-            headers: ["Lambda-Extension-Name: \(name)", "Lambda-Extension-Accept-Feature: accountId", "Content-Type: application/json"],
-            body: Array(#"{"events":["INVOKE","SHUTDOWN"]}"#.utf8), timeoutMs: 10_000))
+        let response = try call(
+            HTTPClientRequest(
+                method: "POST", url: base + "/2020-01-01/extension/register",
+                headers: [
+                    "Lambda-Extension-Name: \(name)", "Lambda-Extension-Accept-Feature: accountId", "Content-Type: application/json",
+                ],
+                body: Array(#"{"events":["INVOKE","SHUTDOWN"]}"#.utf8), timeoutMs: 10_000))
         guard response.status == 200 else {
             throw LambdaAPIError("register answered \(response.status): \(response.text)")
         }
@@ -40,13 +43,15 @@ package final class ExtensionsClient {
 
     /// `PUT /2022-07-01/telemetry`: platform events, buffered 25 ms, to our listener.
     package func subscribeTelemetry(destination: String) throws(LambdaAPIError) {
-        let body = #"{"schemaVersion":"2022-12-13","types":["platform"],"#
+        let body =
+            #"{"schemaVersion":"2022-12-13","types":["platform"],"#
             + #""buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},"#
             + #""destination":{"protocol":"HTTP","URI":"# + JSONText.quoted(destination) + "}}"
-        let response = try call(HTTPClientRequest(
-            method: "PUT", url: base + "/2022-07-01/telemetry",
-            headers: identifierHeader + ["Content-Type: application/json"],
-            body: Array(body.utf8), timeoutMs: 10_000))
+        let response = try call(
+            HTTPClientRequest(
+                method: "PUT", url: base + "/2022-07-01/telemetry",
+                headers: identifierHeader + ["Content-Type: application/json"],
+                body: Array(body.utf8), timeoutMs: 10_000))
         guard response.status == 200 else {
             throw LambdaAPIError("telemetry subscription answered \(response.status): \(response.text)")
         }
@@ -54,8 +59,9 @@ package final class ExtensionsClient {
 
     /// `GET /2020-01-01/extension/event/next`, blocking with no timeout.
     package func next() throws(LambdaAPIError) -> LambdaEvent {
-        let response = try call(HTTPClientRequest(
-            method: "GET", url: base + "/2020-01-01/extension/event/next", headers: identifierHeader, timeoutMs: 0))
+        let response = try call(
+            HTTPClientRequest(
+                method: "GET", url: base + "/2020-01-01/extension/event/next", headers: identifierHeader, timeoutMs: 0))
         guard response.status == 200 else {
             throw LambdaAPIError("event/next answered \(response.status): \(response.text)")
         }
@@ -73,17 +79,23 @@ package final class ExtensionsClient {
     }
 
     private func report(_ path: String, reason: String, message: String) {
-        let body = #"{"errorMessage":"# + JSONText.quoted(message) + #","errorType":"# + JSONText.quoted("Extension.\(reason)")
+        let body =
+            #"{"errorMessage":"# + JSONText.quoted(message) + #","errorType":"# + JSONText.quoted("Extension.\(reason)")
             + #","stackTrace":[]}"#
         do {
-            let response = try call(HTTPClientRequest(
-                method: "POST", url: base + "/2020-01-01/extension/" + path,
-                headers: identifierHeader + ["Lambda-Extension-Function-Error-Type: Extension.\(reason)", "Content-Type: application/json"],
-                body: Array(body.utf8), timeoutMs: 2_000))
+            let response = try call(
+                HTTPClientRequest(
+                    method: "POST", url: base + "/2020-01-01/extension/" + path,
+                    headers: identifierHeader + [
+                        "Lambda-Extension-Function-Error-Type: Extension.\(reason)", "Content-Type: application/json",
+                    ],
+                    body: Array(body.utf8), timeoutMs: 2_000))
             if response.status != 202, response.status != 200 {
-                logger.warning("the Extensions API refused a report", metadata: [
-                    "call": "\(path)", "status": "\(response.status)", "answer": "\(response.text)",
-                ])
+                logger.warning(
+                    "the Extensions API refused a report",
+                    metadata: [
+                        "call": "\(path)", "status": "\(response.status)", "answer": "\(response.text)",
+                    ])
             }
         } catch {
             logger.warning("could not report to the Extensions API", metadata: ["call": "\(path)", "error": "\(error)"])

@@ -72,9 +72,10 @@ package struct PlatformMetrics: Sendable {
             }
             if let durationMs, !restoreRecorded {
                 restoreRecorded = true
-                out.append(histogram(
-                    "lambda_restore_duration_seconds", "SnapStart restore duration, as platform.restoreReport gives it.",
-                    Self.initBounds, durationMs / 1000))
+                out.append(
+                    histogram(
+                        "lambda_restore_duration_seconds", "SnapStart restore duration, as platform.restoreReport gives it.",
+                        Self.initBounds, durationMs / 1000))
             }
         case .start, .initRuntimeDone:
             break
@@ -83,17 +84,23 @@ package struct PlatformMetrics: Sendable {
         case .report(let report):
             out += outcome(requestId: report.requestId, status: report.status)
             if let ms = report.durationMs {
-                out.append(histogram("lambda_duration_seconds", "Invocation duration, as platform.report gives it.", Self.durationBounds, ms / 1000))
+                out.append(
+                    histogram(
+                        "lambda_duration_seconds", "Invocation duration, as platform.report gives it.", Self.durationBounds, ms / 1000))
             }
             if let ms = report.billedDurationMs {
                 out.append(counter("lambda_billed_duration_seconds_total", "Billed invocation time.", ms / 1000))
             }
             if let mb = report.maxMemoryUsedMB {
-                out.append(ParsedFamily(
-                    name: "lambda_max_memory_used_bytes", type: .gauge,
-                    help: "Peak memory of the sandbox, as platform.report gives it; the maximum over 5 minutes.",
-                    series: [ParsedSeries(key: grouping.key, mode: .pebble(PebbleSpec(aggregation: .max, windowSeconds: 300)),
-                                          value: .scalar(mb * 1_048_576), timestampMs: nowMs)]))
+                out.append(
+                    ParsedFamily(
+                        name: "lambda_max_memory_used_bytes", type: .gauge,
+                        help: "Peak memory of the sandbox, as platform.report gives it; the maximum over 5 minutes.",
+                        series: [
+                            ParsedSeries(
+                                key: grouping.key, mode: .pebble(PebbleSpec(aggregation: .max, windowSeconds: 300)),
+                                value: .scalar(mb * 1_048_576), timestampMs: nowMs)
+                        ]))
             }
             if let ms = report.initDurationMs, !initDurationRecorded, currentInitializationType != "snap-start" {
                 initDurationRecorded = true
@@ -121,8 +128,9 @@ package struct PlatformMetrics: Sendable {
         let status = status.lowercased()
         var out = [
             counter("lambda_invocations_total", "Invocations that finished.", 1),
-            counter("lambda_errors_total", "Invocations that ended in an error (status error or failure).",
-                    status == "error" || status == "failure" ? 1 : 0),
+            counter(
+                "lambda_errors_total", "Invocations that ended in an error (status error or failure).",
+                status == "error" || status == "failure" ? 1 : 0),
             counter("lambda_timeouts_total", "Invocations that timed out.", status == "timeout" ? 1 : 0),
         ]
         // No init event came (some emulators send none): this process is a fresh sandbox.
@@ -151,7 +159,9 @@ package struct PlatformMetrics: Sendable {
     }
 
     private func counter(_ name: String, _ help: String, _ value: Double, key: LabelKey? = nil) -> ParsedFamily {
-        ParsedFamily(name: name, type: .counter, help: help, series: [ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .scalar(value))])
+        ParsedFamily(
+            name: name, type: .counter, help: help,
+            series: [ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .scalar(value))])
     }
 
     private func histogram(_ name: String, _ help: String, _ bounds: [Double], _ value: Double, key: LabelKey? = nil) -> ParsedFamily {
@@ -159,6 +169,8 @@ package struct PlatformMetrics: Sendable {
         buckets.append(Bucket(upperBound: .infinity, count: 1))
         return ParsedFamily(
             name: name, type: .histogram, help: help,
-            series: [ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .histogram(HistogramValue(buckets: buckets, sum: value)))])
+            series: [
+                ParsedSeries(key: key ?? grouping.key, mode: .aggregate, value: .histogram(HistogramValue(buckets: buckets, sum: value)))
+            ])
     }
 }

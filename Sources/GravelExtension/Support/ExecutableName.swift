@@ -24,7 +24,8 @@ package enum ExecutableName {
         if let symbol = dlsym(nil, "getauxval") {
             let getauxval = unsafeBitCast(symbol, to: GetAuxval.self)
             if let execfn = UnsafePointer<CChar>(bitPattern: getauxval(UInt(AT_EXECFN))),
-               let name = fileName(of: String(cString: execfn)) {
+                let name = fileName(of: String(cString: execfn))
+            {
                 return name
             }
         }

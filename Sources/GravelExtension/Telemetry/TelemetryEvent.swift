@@ -19,8 +19,10 @@ package enum TelemetryEvent: Sendable, Equatable {
         package var maxMemoryUsedMB: Double?
         package var initDurationMs: Double?
 
-        package init(requestId: String, status: String, durationMs: Double? = nil, billedDurationMs: Double? = nil,
-                     maxMemoryUsedMB: Double? = nil, initDurationMs: Double? = nil) {
+        package init(
+            requestId: String, status: String, durationMs: Double? = nil, billedDurationMs: Double? = nil,
+            maxMemoryUsedMB: Double? = nil, initDurationMs: Double? = nil
+        ) {
             self.requestId = requestId
             self.status = status
             self.durationMs = durationMs
@@ -58,10 +60,11 @@ package enum TelemetryEvent: Sendable, Equatable {
             self = .runtimeDone(requestId: id, status: record["status"]?.string ?? "success")
         case "platform.report":
             guard let id = record["requestId"]?.string else { return nil }
-            self = .report(Report(
-                requestId: id, status: record["status"]?.string ?? "success",
-                durationMs: metrics["durationMs"]?.number, billedDurationMs: metrics["billedDurationMs"]?.number,
-                maxMemoryUsedMB: metrics["maxMemoryUsedMB"]?.number, initDurationMs: metrics["initDurationMs"]?.number))
+            self = .report(
+                Report(
+                    requestId: id, status: record["status"]?.string ?? "success",
+                    durationMs: metrics["durationMs"]?.number, billedDurationMs: metrics["billedDurationMs"]?.number,
+                    maxMemoryUsedMB: metrics["maxMemoryUsedMB"]?.number, initDurationMs: metrics["initDurationMs"]?.number))
         case "platform.restoreStart":
             self = .restoreStart
         case "platform.restoreReport":

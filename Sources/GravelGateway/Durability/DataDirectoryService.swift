@@ -1,3 +1,8 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,10 +10,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import NIOPosix
-import ServiceLifecycle
-import Synchronization
 
 /// Runs `--data-dir`: replays it at start-up (the HTTP server already answers `/-/healthy`;
 /// pushes and `/-/ready` get 503 until the replay is done), snapshots periodically, after
@@ -66,11 +67,13 @@ final class DataDirectoryService: Service, Sendable {
         files.withLock { $0 = (report.snapshotSequence, report.snapshotSequence) }
         store.refuseChanges(nil)
         ready.store(true, ordering: .releasing)
-        logger.info("data directory replayed; ready", metadata: [
-            "dir": "\(settings.directory)", "snapshot": "\(report.snapshot ?? "none")", "records": "\(report.records)",
-            "series": "\(store.seriesCount)", "seconds": "\(started.duration(to: .now))",
-            "torn_bytes": "\(report.truncatedBytes)", "lost_bytes": "\(report.lostBytes)",
-        ])
+        logger.info(
+            "data directory replayed; ready",
+            metadata: [
+                "dir": "\(settings.directory)", "snapshot": "\(report.snapshot ?? "none")", "records": "\(report.records)",
+                "series": "\(store.seriesCount)", "seconds": "\(started.duration(to: .now))",
+                "torn_bytes": "\(report.truncatedBytes)", "lost_bytes": "\(report.lostBytes)",
+            ])
         var lastSnapshot = ContinuousClock.now
         // A replayed log is folded into a snapshot at once, so the next start is fast.
         var due = report.records > 0
@@ -138,10 +141,12 @@ final class DataDirectoryService: Service, Sendable {
                 }
             }
             metrics.snapshots.add(1, ordering: .relaxed)
-            logger.info("snapshot written", metadata: [
-                "reason": "\(reason)", "sequence": "\(persisted.sequence)", "bytes": "\(size)",
-                "groups": "\(persisted.groups.count)", "seconds": "\(started.duration(to: .now))",
-            ])
+            logger.info(
+                "snapshot written",
+                metadata: [
+                    "reason": "\(reason)", "sequence": "\(persisted.sequence)", "bytes": "\(size)",
+                    "groups": "\(persisted.groups.count)", "seconds": "\(started.duration(to: .now))",
+                ])
         } catch {
             logger.error("snapshot failed; the log keeps every change", metadata: ["reason": "\(reason)", "error": "\(error)"])
         }
@@ -179,9 +184,11 @@ final class DataDirectoryService: Service, Sendable {
             return log.takePending()
         }
         for ticket in batch + queued { ticket.complete(error) }
-        logger.error("log write failed; refusing changes until the data directory can be written", metadata: [
-            "error": "\(error)", "failed_changes": "\(batch.count + queued.count)",
-        ])
+        logger.error(
+            "log write failed; refusing changes until the data directory can be written",
+            metadata: [
+                "error": "\(error)", "failed_changes": "\(batch.count + queued.count)",
+            ])
         let recovery = Recovery(
             directory: settings.directory, acceptCorruption: true, repairTornTail: false,
             idempotencyWindow: settings.idempotencyWindow, logger: logger)

@@ -16,7 +16,9 @@ struct IdempotencyClaim: Sendable {
         self.digest = digest
     }
 
-    init(key: String, operation: WALRecord.Operation, grouping: GroupingKey, contentType: String?, contentEncoding: String?, body: ByteBuffer) {
+    init(
+        key: String, operation: WALRecord.Operation, grouping: GroupingKey, contentType: String?, contentEncoding: String?, body: ByteBuffer
+    ) {
         // Every field length-prefixed, so no two different requests feed the same bytes.
         var prefix = BinaryWriter()
         prefix.u8(operation.rawValue)

@@ -1,3 +1,6 @@
+import Logging
+import Shared
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import Shared
 
 /// Rebuilds the store's state from a data directory: the newest valid snapshot, then every
 /// log record after it, each applied at its own arrival time through the same parser and
@@ -74,9 +75,11 @@ struct Recovery {
                 if newest, damage.resumesAt == nil {
                     let torn = bytes.count - damage.offset
                     report.truncatedBytes += torn
-                    logger.warning("log ends in a torn record (the process stopped mid-write); cutting it off", metadata: [
-                        "file": "\(segment.name)", "offset": "\(damage.offset)", "bytes": "\(torn)",
-                    ])
+                    logger.warning(
+                        "log ends in a torn record (the process stopped mid-write); cutting it off",
+                        metadata: [
+                            "file": "\(segment.name)", "offset": "\(damage.offset)", "bytes": "\(torn)",
+                        ])
                     if repairTornTail {
                         try file.truncate(to: damage.offset)
                         try file.syncData()
@@ -85,9 +88,11 @@ struct Recovery {
                 } else if acceptCorruption {
                     let lost = (damage.resumesAt ?? bytes.count) - damage.offset
                     report.lostBytes += lost
-                    logger.error("log damaged; skipping the damaged bytes (--wal-accept-corruption)", metadata: [
-                        "file": "\(segment.name)", "offset": "\(damage.offset)", "bytes": "\(lost)", "reason": "\(damage.reason)",
-                    ])
+                    logger.error(
+                        "log damaged; skipping the damaged bytes (--wal-accept-corruption)",
+                        metadata: [
+                            "file": "\(segment.name)", "offset": "\(damage.offset)", "bytes": "\(lost)", "reason": "\(damage.reason)",
+                        ])
                 } else {
                     throw DurabilityError(
                         kind: .corruption,
@@ -141,9 +146,11 @@ struct Recovery {
             }
             return true
         } catch {
-            logger.warning("log record no longer applies; skipped", metadata: [
-                "sequence": "\(record.sequence)", "group": "\(record.grouping)", "reason": "\(error.message)",
-            ])
+            logger.warning(
+                "log record no longer applies; skipped",
+                metadata: [
+                    "sequence": "\(record.sequence)", "group": "\(record.grouping)", "reason": "\(error.message)",
+                ])
             return false
         }
     }

@@ -1,3 +1,5 @@
+import Shared
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Shared
 
 /// A snapshot file: `GRVLSNP1`, the log sequence it covers (u64), the state's length (u64),
 /// the state, and a CRC-32C of everything before it. Written to a temporary name, synced,

@@ -23,7 +23,7 @@ enum WALFrame {
         guard bytes.count - offset >= headerBytes else { return nil }
         let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         guard length >= WALRecord.minimumPayloadBytes, length <= maximumPayloadBytes,
-              length <= bytes.count - offset - headerBytes
+            length <= bytes.count - offset - headerBytes
         else { return nil }
         let start = offset + headerBytes
         // Cheap checks before the checksum, so scanning garbage for the next frame stays fast.

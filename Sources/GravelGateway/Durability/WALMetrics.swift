@@ -55,6 +55,8 @@ final class WALMetrics: Sendable {
         histogram("gravel_gateway_wal_fsync_seconds", "Time to write and sync one batch of log records.", fsyncSeconds)
         scalar("gravel_gateway_wal_segment_bytes", .gauge, "Bytes of log segments kept in --data-dir.", logBytes.load(ordering: .relaxed))
         scalar("gravel_gateway_wal_snapshots_total", .counter, "Snapshots written to --data-dir.", snapshots.load(ordering: .relaxed))
-        scalar("gravel_gateway_wal_write_errors_total", .counter, "Writes or syncs of the log that failed (pushes answered 503).", writeErrors.load(ordering: .relaxed))
+        scalar(
+            "gravel_gateway_wal_write_errors_total", .counter, "Writes or syncs of the log that failed (pushes answered 503).",
+            writeErrors.load(ordering: .relaxed))
     }
 }

@@ -1,3 +1,8 @@
+import Logging
+import NIOPosix
+import Shared
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,10 +10,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import NIOPosix
-import Shared
-import Synchronization
 
 /// The write-ahead log of `--data-dir`, written by group commit.
 ///
@@ -156,9 +157,11 @@ final class WriteAheadLog: Sendable {
                 do throws(DurabilityError) {
                     try file.truncate(to: out.size)
                 } catch let truncation {
-                    logger.critical("cannot cut the log back after a failed write; records answered 503 may replay at start-up", metadata: [
-                        "file": "\(file.path)", "error": "\(truncation)",
-                    ])
+                    logger.critical(
+                        "cannot cut the log back after a failed write; records answered 503 may replay at start-up",
+                        metadata: [
+                            "file": "\(file.path)", "error": "\(truncation)",
+                        ])
                 }
                 out.file = nil
                 throw error

@@ -88,9 +88,11 @@ struct GatewayResponder: HTTPResponder {
             try await durable(store.push(push, to: route.grouping, method: route.method, now: now, claim: claim, record: record))
             metrics.pushesAccepted.add(1, ordering: .relaxed)
             metrics.samplesReceived.add(push.sampleCount, ordering: .relaxed)
-            context.logger.debug("push accepted", metadata: [
-                "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)", "families": "\(push.families.count)",
-            ])
+            context.logger.debug(
+                "push accepted",
+                metadata: [
+                    "method": "\(route.method.rawValue)", "group": "\(route.grouping.displayName)", "families": "\(push.families.count)",
+                ])
             return Response(status: .ok)
         } catch {
             return refuse(error, request, context, group: route.grouping)
@@ -101,7 +103,8 @@ struct GatewayResponder: HTTPResponder {
         do throws(PushFailure) {
             let claim = try idempotencyClaim(request, .delete, route.grouping, ByteBuffer())
             let now = clock()
-            let record = store.journal == nil
+            let record =
+                store.journal == nil
                 ? nil : WALRecord(operation: .delete, grouping: route.grouping, arrival: now, idempotencyKey: claim?.key)
             try await durable(store.delete(route.grouping, now: now, claim: claim, record: record))
         } catch {
@@ -257,10 +260,12 @@ struct GatewayResponder: HTTPResponder {
         metrics.pushesRejected.add(1, ordering: .relaxed)
         // A reused Idempotency-Key or a change that could not be logged changes nothing, not even the failure time.
         if let group, failure.code != .idempotencyKeyReused, failure.code != .unavailable { store.recordFailure(group, now: clock()) }
-        context.logger.info("push refused", metadata: [
-            "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.uri.path))",
-            "reason": "\(failure.message)",
-        ])
+        context.logger.info(
+            "push refused",
+            metadata: [
+                "status": "\(status.code)", "code": "\(failure.code.rawValue)", "path": "\(PushFailure.clip(request.uri.path))",
+                "reason": "\(failure.message)",
+            ])
         return text(status, failure.message)
     }
 

@@ -45,10 +45,11 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
                     handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
                     requestBytes: requestBytes, responseBytes: written.count.load(ordering: .relaxed))
             }
-            try await body.write(writer.map { buffer in
-                written.count.add(buffer.readableBytes, ordering: .relaxed)
-                return buffer
-            })
+            try await body.write(
+                writer.map { buffer in
+                    written.count.add(buffer.readableBytes, ordering: .relaxed)
+                    return buffer
+                })
         }
         return response
     }

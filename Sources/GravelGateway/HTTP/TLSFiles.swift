@@ -14,7 +14,10 @@ enum TLSFiles {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw Failure(description: "cannot read the TLS certificate \(certificatePath) (--tls-cert): \(error); expected a PEM file (-----BEGIN CERTIFICATE-----)")
+            throw Failure(
+                description:
+                    "cannot read the TLS certificate \(certificatePath) (--tls-cert): \(error); expected a PEM file (-----BEGIN CERTIFICATE-----)"
+            )
         }
         guard !chain.isEmpty else {
             throw Failure(description: "the TLS certificate file \(certificatePath) (--tls-cert) holds no PEM certificate")

@@ -105,10 +105,12 @@ final class MetricStore: Sendable {
 
     func logHelpConflicts(_ helpConflicts: [HelpConflict], _ grouping: GroupingKey) {
         for conflict in helpConflicts {
-            logger.notice("groups push different HELP for one metric name; the scrape shows the first (logged once per name)", metadata: [
-                "name": "\(conflict.name)", "help": "\(PushFailure.clip(conflict.stored))",
-                "other_help": "\(PushFailure.clip(conflict.pushed))", "group": "\(grouping.displayName)",
-            ])
+            logger.notice(
+                "groups push different HELP for one metric name; the scrape shows the first (logged once per name)",
+                metadata: [
+                    "name": "\(conflict.name)", "help": "\(PushFailure.clip(conflict.stored))",
+                    "other_help": "\(PushFailure.clip(conflict.pushed))", "group": "\(grouping.displayName)",
+                ])
         }
     }
 

@@ -7,10 +7,19 @@
 /// decimal exponent is below -4 or at least 6.
 enum GoNumberText {
     static func append(_ value: Double, to out: inout [UInt8]) {
-        if value.isNaN { out.append(contentsOf: "NaN".utf8); return }
-        if value.isInfinite { out.append(contentsOf: (value < 0 ? "-Inf" : "+Inf").utf8); return }
+        if value.isNaN {
+            out.append(contentsOf: "NaN".utf8)
+            return
+        }
+        if value.isInfinite {
+            out.append(contentsOf: (value < 0 ? "-Inf" : "+Inf").utf8)
+            return
+        }
         if value.sign == .minus { out.append(UInt8(ascii: "-")) }
-        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
         // Swift's description gives the shortest digits that read back exactly, as Go's
         // shortest mode does; only the layout differs.
         var digits: [UInt8] = []

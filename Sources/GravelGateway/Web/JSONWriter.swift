@@ -100,8 +100,14 @@ struct JSONWriter {
                 appendUnicodeEscape(UInt16(byte))
             case 0xE2:
                 // U+2028 and U+2029 are E2 80 A8 / E2 80 A9; other E2 sequences pass through.
-                guard let second = utf8.next() else { bytes.append(byte); continue }
-                guard let third = utf8.next() else { bytes.append(contentsOf: [byte, second]); continue }
+                guard let second = utf8.next() else {
+                    bytes.append(byte)
+                    continue
+                }
+                guard let third = utf8.next() else {
+                    bytes.append(contentsOf: [byte, second])
+                    continue
+                }
                 if second == 0x80, third == 0xA8 || third == 0xA9 {
                     appendUnicodeEscape(third == 0xA8 ? 0x2028 : 0x2029)
                 } else {

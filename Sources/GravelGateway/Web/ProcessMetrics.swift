@@ -1,3 +1,5 @@
+import Shared
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Shared
 
 /// The standard `process_*` metrics every Prometheus client exposes, read from `/proc` at
 /// scrape time, under the names dashboards and alerts already use.

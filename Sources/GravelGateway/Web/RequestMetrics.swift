@@ -37,7 +37,10 @@ final class RequestMetrics: Sendable {
             case "/-/healthy": self = .healthy
             case "/-/ready": self = .ready
             default:
-                guard path == "/metrics" || path.hasPrefix("/metrics/") else { self = .other; return }
+                guard path == "/metrics" || path.hasPrefix("/metrics/") else {
+                    self = .other
+                    return
+                }
                 self = method == .delete ? .delete : .push
             }
         }

@@ -163,7 +163,9 @@ struct StatusPage {
         html.text(version)
         html.raw(" · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/v1/metrics\">/api/v1/metrics</a></span></header>\n")
 
-        html.raw("<form class=\"filter\" method=\"get\" action=\"/\"><input type=\"search\" name=\"filter\" placeholder=\"job=&quot;batch&quot; or a metric name\"")
+        html.raw(
+            "<form class=\"filter\" method=\"get\" action=\"/\"><input type=\"search\" name=\"filter\" placeholder=\"job=&quot;batch&quot; or a metric name\""
+        )
         html.attribute("value", query.filter)
         html.raw(">")
         if query.perPage != 50 {
@@ -174,7 +176,9 @@ struct StatusPage {
         html.raw("<button type=\"submit\">Filter</button>")
         if !query.filter.isEmpty { html.raw("<a href=\"/\">Clear</a>") }
         if adminAPI {
-            html.raw("<button type=\"button\" class=\"danger\" data-method=\"PUT\" data-path=\"/api/v1/admin/wipe\" data-confirm=\"Delete every group?\">Delete all groups</button>")
+            html.raw(
+                "<button type=\"button\" class=\"danger\" data-method=\"PUT\" data-path=\"/api/v1/admin/wipe\" data-confirm=\"Delete every group?\">Delete all groups</button>"
+            )
         }
         html.raw("</form>\n")
 

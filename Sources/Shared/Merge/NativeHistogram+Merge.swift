@@ -80,8 +80,8 @@ extension NativeHistogram {
             before.widenZeroBucket(to: zeroThreshold)
         }
         guard count >= before.count, zeroCount >= before.zeroCount,
-              let positive = Self.subtracted(before.positive, from: positive),
-              let negative = Self.subtracted(before.negative, from: negative)
+            let positive = Self.subtracted(before.positive, from: positive),
+            let negative = Self.subtracted(before.negative, from: negative)
         else { return nil }
         return NativeHistogram(
             schema: schema, zeroThreshold: zeroThreshold, zeroCount: zeroCount - before.zeroCount,
@@ -132,11 +132,15 @@ extension NativeHistogram {
         var i = 0, j = 0
         while i < a.count || j < b.count {
             if j == b.count || (i < a.count && a[i].index < b[j].index) {
-                result.append(a[i]); i += 1
+                result.append(a[i])
+                i += 1
             } else if i == a.count || b[j].index < a[i].index {
-                result.append(b[j]); j += 1
+                result.append(b[j])
+                j += 1
             } else {
-                result.append(Bucket(index: a[i].index, count: a[i].count + b[j].count)); i += 1; j += 1
+                result.append(Bucket(index: a[i].index, count: a[i].count + b[j].count))
+                i += 1
+                j += 1
             }
         }
         return result

@@ -32,8 +32,9 @@ extension SeriesValue {
                 // `_count` is always written once quantiles are dropped, a push without one
                 // adding none: a summary left with no sample at all could not be replayed by
                 // a batch (docs/SEMANTICS.md S51), yet must still drop the quantiles downstream.
-                self = .summary(SummaryValue(
-                    quantiles: [], sum: sumOfKnown(a.sum, b.sum), count: (a.count ?? 0) + (b.count ?? 0)))
+                self = .summary(
+                    SummaryValue(
+                        quantiles: [], sum: sumOfKnown(a.sum, b.sum), count: (a.count ?? 0) + (b.count ?? 0)))
                 return
             }
         case .nativeHistogram:
@@ -93,7 +94,8 @@ extension HistogramValue {
         // Same layout, the common case: add pairwise, a loop the compiler vectorizes. Bit
         // equality, so that -0 against 0 takes the general path, which writes 0 either way.
         if mine.count == theirs.count,
-           zip(mine, theirs).allSatisfy({ $0.upperBound.bitPattern == $1.upperBound.bitPattern }) {
+            zip(mine, theirs).allSatisfy({ $0.upperBound.bitPattern == $1.upperBound.bitPattern })
+        {
             for k in mine.indices { mine[k].count += theirs[k].count }
             return mine.count
         }

@@ -85,7 +85,7 @@ public struct PebbleSpec: Sendable, Hashable, CustomStringConvertible {
         let windowDigits = bytes[digitsStart...]
         let agg = String(decoding: bytes[..<aggEnd], as: UTF8.self)
         guard !windowDigits.isEmpty, windowDigits.count <= 9,
-              let n = Int(String(decoding: windowDigits, as: UTF8.self)), n > 0
+            let n = Int(String(decoding: windowDigits, as: UTF8.self)), n > 0
         else { return nil }
         let aggregation: Aggregation
         switch agg {
@@ -114,9 +114,13 @@ public struct PebbleSpec: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let window: String
-        if windowSeconds % 3600 == 0 { window = "\(windowSeconds / 3600)h" }
-        else if windowSeconds % 60 == 0 { window = "\(windowSeconds / 60)m" }
-        else { window = "\(windowSeconds)s" }
+        if windowSeconds % 3600 == 0 {
+            window = "\(windowSeconds / 3600)h"
+        } else if windowSeconds % 60 == 0 {
+            window = "\(windowSeconds / 60)m"
+        } else {
+            window = "\(windowSeconds)s"
+        }
         switch aggregation {
         case .sum: return "sum" + window
         case .mean: return "mean" + window

@@ -20,7 +20,8 @@ extension GroupingKey {
         if segments.first == "" { segments.removeFirst() }
         if segments.last == "", segments.count % 2 == 1 { segments.removeLast() }
         guard segments.count % 2 == 0 else {
-            throw PathError(message: "the path after /metrics must be label/value pairs; \(ErrorText.token(rawPath)) has an odd number of segments")
+            throw PathError(
+                message: "the path after /metrics must be label/value pairs; \(ErrorText.token(rawPath)) has an odd number of segments")
         }
         var pairs: [(name: String, value: String)] = []
         var i = 0
@@ -31,12 +32,17 @@ extension GroupingKey {
             if name.hasSuffix("@base64") {
                 name.removeLast("@base64".count)
                 guard let decoded = Base64URL.decode(encodedValue), let text = String(validating: decoded, as: UTF8.self) else {
-                    throw PathError(message: "the value of \(ErrorText.token(name)) is not valid URL-safe base64 of UTF-8 text: \(ErrorText.token(encodedValue))")
+                    throw PathError(
+                        message:
+                            "the value of \(ErrorText.token(name)) is not valid URL-safe base64 of UTF-8 text: \(ErrorText.token(encodedValue))"
+                    )
                 }
                 value = text
             } else {
                 guard let decoded = PercentEncoding.decode(encodedValue) else {
-                    throw PathError(message: "the value of \(ErrorText.token(name)) is not valid percent-encoded UTF-8: \(ErrorText.token(encodedValue))")
+                    throw PathError(
+                        message:
+                            "the value of \(ErrorText.token(name)) is not valid percent-encoded UTF-8: \(ErrorText.token(encodedValue))")
                 }
                 value = decoded
             }
@@ -55,7 +61,10 @@ extension GroupingKey {
             // Written into every series of the group as it is: the text format has an escape
             // for a newline only, and a carriage return would reach every scraper raw.
             if let control = value.utf8.first(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A) || $0 == 0x7F }) {
-                throw PathError(message: "the value of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(String(decoding: [control], as: UTF8.self)))")
+                throw PathError(
+                    message:
+                        "the value of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(String(decoding: [control], as: UTF8.self)))"
+                )
             }
             pairs.append((name, value))
             i += 2
@@ -118,7 +127,9 @@ public enum Base64URL {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0") + 52
             case UInt8(ascii: "-"), UInt8(ascii: "+"): v = 62
             case UInt8(ascii: "_"), UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="): padding += 1; continue
+            case UInt8(ascii: "="):
+                padding += 1
+                continue
             default: return nil
             }
             if padding > 0 { return nil }
@@ -168,7 +179,7 @@ public enum PercentEncoding {
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
                 let digits = Array("0123456789ABCDEF".utf8)

@@ -243,7 +243,9 @@ public struct ExpositionParser {
             while typeEnd > i, p[typeEnd - 1] == 0x20 || p[typeEnd - 1] == 0x09 { typeEnd -= 1 }
             let typeName = string(i, typeEnd)
             guard declaration.type == nil else {
-                throw error(.metadata, "second TYPE line for \(ErrorText.token(name)) (the first is on line \(declaration.typeLine))", at: nameStart)
+                throw error(
+                    .metadata, "second TYPE line for \(ErrorText.token(name)) (the first is on line \(declaration.typeLine))", at: nameStart
+                )
             }
             guard familyIndex[name] == nil else {
                 throw error(.metadata, "TYPE line for \(ErrorText.token(name)) comes after its samples; put it before them", at: nameStart)
@@ -259,19 +261,27 @@ public struct ExpositionParser {
             case "info": type = .info
             case "stateset": type = .stateset
             default:
-                throw error(.metadata, "unknown metric type \"\(ErrorText.token(typeName))\" for \(ErrorText.token(name)); use counter, gauge, histogram, summary or untyped", at: i)
+                throw error(
+                    .metadata,
+                    "unknown metric type \"\(ErrorText.token(typeName))\" for \(ErrorText.token(name)); use counter, gauge, histogram, summary or untyped",
+                    at: i)
             }
             declaration.type = type
             declaration.typeLine = line
         case "HELP":
             guard declaration.help == nil else {
-                throw error(.metadata, "second HELP line for \(ErrorText.token(name)) (the first is on line \(declaration.helpLine))", at: nameStart)
+                throw error(
+                    .metadata, "second HELP line for \(ErrorText.token(name)) (the first is on line \(declaration.helpLine))", at: nameStart
+                )
             }
             guard UTF8Validation.isValid(p + i, end - i) else { throw error(.invalidUTF8, "HELP text is not valid UTF-8", at: i) }
             // A raw carriage return or escape sequence would reach every scraper and terminal
             // as it is, and the text format has no escape for them (tabs are harmless).
             if let k = firstControlByte(i, end, allowTab: true) {
-                throw error(.metadata, "HELP text of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(p + k, 1)); only a newline can be written, as \\n", at: k)
+                throw error(
+                    .metadata,
+                    "HELP text of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(p + k, 1)); only a newline can be written, as \\n",
+                    at: k)
             }
             declaration.help = unescapeHelp(i, end)
             declaration.helpLine = line
@@ -289,9 +299,18 @@ public struct ExpositionParser {
         while i < end {
             if p[i] == UInt8(ascii: "\\"), i + 1 < end {
                 switch p[i + 1] {
-                case UInt8(ascii: "n"): out.append(0x0A); i += 2; continue
-                case UInt8(ascii: "\\"): out.append(0x5C); i += 2; continue
-                case UInt8(ascii: "\""): out.append(0x22); i += 2; continue
+                case UInt8(ascii: "n"):
+                    out.append(0x0A)
+                    i += 2
+                    continue
+                case UInt8(ascii: "\\"):
+                    out.append(0x5C)
+                    i += 2
+                    continue
+                case UInt8(ascii: "\""):
+                    out.append(0x22)
+                    i += 2
+                    continue
                 default: break
                 }
             }
@@ -348,12 +367,13 @@ public struct ExpositionParser {
         switch format {
         case .text:
             guard let ms = NumberParsing.parseInt64(p + start, end - start) else {
-                throw error(.invalidTimestamp, "invalid timestamp \"\(token(start, end))\"; the text format takes integer milliseconds", at: start)
+                throw error(
+                    .invalidTimestamp, "invalid timestamp \"\(token(start, end))\"; the text format takes integer milliseconds", at: start)
             }
             return ms
         case .openMetrics:
             guard let seconds = NumberParsing.parseDouble(p + start, end - start), seconds.isFinite,
-                  abs(seconds) < 9.2e15
+                abs(seconds) < 9.2e15
             else {
                 throw error(.invalidTimestamp, "invalid timestamp \"\(token(start, end))\"; OpenMetrics takes seconds", at: start)
             }
@@ -414,7 +434,9 @@ public struct ExpositionParser {
                     guard i + 1 < end else { break }
                     let e = p[i + 1]
                     guard e == UInt8(ascii: "\\") || e == UInt8(ascii: "\"") || e == UInt8(ascii: "n") else {
-                        throw error(.invalidLabel, "invalid escape sequence \\\(ErrorText.token(p + i + 1, 1)) in label value; use \\\\, \\\" or \\n", at: i)
+                        throw error(
+                            .invalidLabel,
+                            "invalid escape sequence \\\(ErrorText.token(p + i + 1, 1)) in label value; use \\\\, \\\" or \\n", at: i)
                     }
                     i += 2
                     continue
@@ -422,7 +444,10 @@ public struct ExpositionParser {
                 if c >= 0x80 { ascii = false }
                 // A raw carriage return (or any control byte) would be written to every scrape as it is.
                 if (c < 0x20 && c != 0x09) || c == 0x7F {
-                    throw error(.invalidLabel, "label value of \(token(nameStart, nameEnd)) contains the control byte \(ErrorText.token(p + i, 1)); only a newline can be written, as \\n", at: i)
+                    throw error(
+                        .invalidLabel,
+                        "label value of \(token(nameStart, nameEnd)) contains the control byte \(ErrorText.token(p + i, 1)); only a newline can be written, as \\n",
+                        at: i)
                 }
                 i += 1
             }
@@ -443,9 +468,10 @@ public struct ExpositionParser {
             // Duplicate names are found after sorting, in buildKeyBytes. An empty value is
             // the same as no label (as Prometheus reads it): it takes part in the duplicate
             // check, and is left out of the key.
-            labels.append(LabelSpan(
-                nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd,
-                overridden: valueEnd == valueStart))
+            labels.append(
+                LabelSpan(
+                    nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd,
+                    overridden: valueEnd == valueStart))
             skipSpaces(&i, end)
             guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
             if p[i] == UInt8(ascii: ",") {
@@ -501,7 +527,10 @@ public struct ExpositionParser {
             case .summary:
                 return (try family(name, type, declared.help, at: column), .quantile)
             case .histogram, .gaugeHistogram, .info:
-                throw error(.typeMismatch, "\(ErrorText.token(name)) is declared as \(type) and takes samples named with a suffix such as _bucket, _sum, _count or _info", at: column)
+                throw error(
+                    .typeMismatch,
+                    "\(ErrorText.token(name)) is declared as \(type) and takes samples named with a suffix such as _bucket, _sum, _count or _info",
+                    at: column)
             }
         }
         let suffixes: [(String, Role)] = [
@@ -545,7 +574,9 @@ public struct ExpositionParser {
         }
         if let index = familyIndex[name] {
             guard builders[index].family.type == type else {
-                throw error(.typeMismatch, "\(ErrorText.token(name)) is used as \(builders[index].family.type) and as \(type) in one push", at: column)
+                throw error(
+                    .typeMismatch, "\(ErrorText.token(name)) is used as \(builders[index].family.type) and as \(type) in one push",
+                    at: column)
             }
             return index
         }
@@ -580,7 +611,9 @@ public struct ExpositionParser {
                 if !empty {
                     let text = string(span.valueStart, span.valueEnd)
                     guard let parsed = ClearMode(text) else {
-                        throw error(.invalidClearMode, "unknown clearmode \"\(ErrorText.token(text))\"; valid: \(ClearMode.validValuesDescription)", at: span.valueStart)
+                        throw error(
+                            .invalidClearMode, "unknown clearmode \"\(ErrorText.token(text))\"; valid: \(ClearMode.validValuesDescription)",
+                            at: span.valueStart)
                     }
                     mode = parsed
                 }
@@ -604,7 +637,9 @@ public struct ExpositionParser {
                 }
                 if !empty {
                     guard let b = NumberParsing.parseDouble(p + span.valueStart, span.valueEnd - span.valueStart), !b.isNaN else {
-                        throw error(.invalidLabel, "\(boundName) must be a number, got \"\(token(span.valueStart, span.valueEnd))\"", at: span.valueStart)
+                        throw error(
+                            .invalidLabel, "\(boundName) must be a number, got \"\(token(span.valueStart, span.valueEnd))\"",
+                            at: span.valueStart)
                     }
                     bound = b
                 }
@@ -623,7 +658,10 @@ public struct ExpositionParser {
                 at: column)
         }
         if let mode, case .pebble = mode, type != .gauge, type != .untyped {
-            throw error(.invalidClearMode, "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(ErrorText.token(builders[index].family.name)) gauge", at: column)
+            throw error(
+                .invalidClearMode,
+                "pebble clearmode \(mode) needs a gauge; declare the family with # TYPE \(ErrorText.token(builders[index].family.name)) gauge",
+                at: column)
         }
         // Values that are added up must be numbers: a NaN or an infinity added once stays forever.
         let finite = value.isFinite
@@ -656,10 +694,12 @@ public struct ExpositionParser {
         switch role {
         case .value:
             if type == .counter, value < 0 {
-                throw error(.negativeCounter, "counter \(ErrorText.token(builders[index].family.name)) has a negative value \(value)", at: column)
+                throw error(
+                    .negativeCounter, "counter \(ErrorText.token(builders[index].family.name)) has a negative value \(value)", at: column)
             }
-            builders[index].family.series.append(ParsedSeries(
-                key: key, mode: mode ?? type.defaultClearMode, value: .scalar(value), timestampMs: timestampMs, line: line))
+            builders[index].family.series.append(
+                ParsedSeries(
+                    key: key, mode: mode ?? type.defaultClearMode, value: .scalar(value), timestampMs: timestampMs, line: line))
         case .bucket:
             guard let bound else {
                 throw error(.invalidHistogram, "bucket of \(ErrorText.token(builders[index].family.name)) has no le label", at: column)
@@ -703,7 +743,8 @@ public struct ExpositionParser {
             }
         case .quantile:
             guard let bound else {
-                throw error(.invalidSummary, "sample of summary \(ErrorText.token(builders[index].family.name)) has no quantile label", at: column)
+                throw error(
+                    .invalidSummary, "sample of summary \(ErrorText.token(builders[index].family.name)) has no quantile label", at: column)
             }
             let s = try instance(index, key, mode, type, at: column) { series, _ in
                 guard case .summary(let q) = series.value else { return true }
@@ -738,12 +779,15 @@ public struct ExpositionParser {
         startsNew: (ParsedSeries, _ count: Double?) -> Bool
     ) throws(ExpositionError) -> Int {
         if let open = builders[index].open[key],
-           !startsNew(builders[index].family.series[open], builders[index].instances[open].count) {
+            !startsNew(builders[index].family.series[open], builders[index].instances[open].count)
+        {
             lastInstance = (index, open)
             if let mode {
                 if builders[index].instances[open].explicitMode {
                     guard builders[index].family.series[open].mode == mode else {
-                        throw error(.invalidClearMode, "lines of one series of \(ErrorText.token(builders[index].family.name)) disagree on clearmode", at: column)
+                        throw error(
+                            .invalidClearMode,
+                            "lines of one series of \(ErrorText.token(builders[index].family.name)) disagree on clearmode", at: column)
                     }
                 } else {
                     builders[index].family.series[open].mode = mode
@@ -752,7 +796,8 @@ public struct ExpositionParser {
             }
             return open
         }
-        let empty: SeriesValue = type == .summary
+        let empty: SeriesValue =
+            type == .summary
             ? .summary(SummaryValue(quantiles: [], sum: nil, count: nil))
             : .histogram(HistogramValue(buckets: [], sum: nil))
         let s = builders[index].family.series.count
@@ -799,7 +844,9 @@ public struct ExpositionParser {
                 let ls = span.nameEnd - span.nameStart
                 var c = -1
                 while g < grouping.count {
-                    c = grouping[g].name.withUnsafeBufferPointer { ExpositionParser.compare($0.baseAddress!, $0.count, p + span.nameStart, ls) }
+                    c = grouping[g].name.withUnsafeBufferPointer {
+                        ExpositionParser.compare($0.baseAddress!, $0.count, p + span.nameStart, ls)
+                    }
                     if c >= 0 { break }
                     g += 1
                 }
@@ -852,22 +899,36 @@ public struct ExpositionParser {
                         ExpositionParser.compare(n.baseAddress!, n.count, p + span.nameStart, ls) < 0
                     }
                 }
-                if o != start { o.pointee = UInt8(ascii: ","); o += 1 }
+                if o != start {
+                    o.pointee = UInt8(ascii: ",")
+                    o += 1
+                }
                 if useGrouping {
-                    for b in grouping[g].name { o.pointee = b; o += 1 }
-                    o[0] = UInt8(ascii: "="); o[1] = UInt8(ascii: "\""); o += 2
-                    for b in grouping[g].value { o.pointee = b; o += 1 }
+                    for b in grouping[g].name {
+                        o.pointee = b
+                        o += 1
+                    }
+                    o[0] = UInt8(ascii: "=")
+                    o[1] = UInt8(ascii: "\"")
+                    o += 2
+                    for b in grouping[g].value {
+                        o.pointee = b
+                        o += 1
+                    }
                     g += 1
                 } else {
                     let span = labels[k]
                     o.update(from: p + span.nameStart, count: span.nameEnd - span.nameStart)
                     o += span.nameEnd - span.nameStart
-                    o[0] = UInt8(ascii: "="); o[1] = UInt8(ascii: "\""); o += 2
+                    o[0] = UInt8(ascii: "=")
+                    o[1] = UInt8(ascii: "\"")
+                    o += 2
                     o.update(from: p + span.valueStart, count: span.valueEnd - span.valueStart)
                     o += span.valueEnd - span.valueStart
                     k += 1
                 }
-                o.pointee = UInt8(ascii: "\""); o += 1
+                o.pointee = UInt8(ascii: "\"")
+                o += 1
             }
             count = o - start
         }
@@ -925,12 +986,16 @@ public struct ExpositionParser {
         var previous = 0.0
         for bucket in h.buckets {
             guard bucket.count >= previous else {
-                throw ExpositionError(.invalidHistogram, "histogram \(name) is not cumulative: bucket le=\"\(bucket.upperBound)\" has \(bucket.count) after \(previous)", line: series.line)
+                throw ExpositionError(
+                    .invalidHistogram,
+                    "histogram \(name) is not cumulative: bucket le=\"\(bucket.upperBound)\" has \(bucket.count) after \(previous)",
+                    line: series.line)
             }
             previous = bucket.count
         }
         if let count, count != h.count {
-            throw ExpositionError(.invalidHistogram, "histogram \(name) has _count \(count) but its +Inf bucket is \(h.count)", line: series.line)
+            throw ExpositionError(
+                .invalidHistogram, "histogram \(name) has _count \(count) but its +Inf bucket is \(h.count)", line: series.line)
         }
         builder.family.series[s].value = .histogram(h)
     }
@@ -974,8 +1039,6 @@ public struct ExpositionParser {
         return nil
     }
 
-
-
     func isLabel(_ span: LabelSpan, _ name: StaticString) -> Bool {
         span.nameEnd - span.nameStart == name.utf8CodeUnitCount
             && memcmp(p + span.nameStart, name.utf8Start, name.utf8CodeUnitCount) == 0
@@ -1009,11 +1072,11 @@ public struct ExpositionParser {
 /// Byte classes of ``ExpositionParser`` as ASCII digits, one per byte value (static memory):
 /// bit 1 = label name byte `[a-zA-Z0-9_]`, bit 2 = metric name byte (also `:`).
 let byteClassTable: StaticString = """
-0000000000000000000000000000000000000000000000003333333333200000\
-0333333333333333333333333330000303333333333333333333333333300000\
-0000000000000000000000000000000000000000000000000000000000000000\
-0000000000000000000000000000000000000000000000000000000000000000
-"""
+    0000000000000000000000000000000000000000000000003333333333200000\
+    0333333333333333333333333330000303333333333333333333333333300000\
+    0000000000000000000000000000000000000000000000000000000000000000\
+    0000000000000000000000000000000000000000000000000000000000000000
+    """
 
 extension SeriesValue {
     mutating func appendBucket(_ bucket: Bucket) {
@@ -1032,8 +1095,12 @@ extension SeriesValue {
 
     mutating func setSum(_ sum: Double) {
         switch self {
-        case .histogram(var h): h.sum = sum; self = .histogram(h)
-        case .summary(var q): q.sum = sum; self = .summary(q)
+        case .histogram(var h):
+            h.sum = sum
+            self = .histogram(h)
+        case .summary(var q):
+            q.sum = sum
+            self = .summary(q)
         case .scalar, .window, .observations, .nativeHistogram: break
         }
     }

@@ -97,7 +97,8 @@ enum NumberParsing {
         guard n < 4096 else { return nil }
         for k in 0..<n {
             let c = p[k]
-            let ok = (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
+            let ok =
+                (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
                 || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
             if !ok { return nil }
         }

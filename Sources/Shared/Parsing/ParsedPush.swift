@@ -53,16 +53,17 @@ public struct ParsedPush: Sendable {
     /// Number of sample lines the series stand for (buckets, sums and counts included).
     public var sampleCount: Int {
         families.reduce(0) { total, family in
-            total + family.series.reduce(0) { n, s in
-                switch s.value {
-                case .scalar: n + 1
-                case .histogram(let h): n + h.buckets.count + (h.sum == nil ? 1 : 2)
-                case .summary(let q): n + q.quantiles.count + (q.sum == nil ? 0 : 1) + (q.count == nil ? 0 : 1)
-                case .window: n + 1
-                case .observations(let list): n + list.count
-                case .nativeHistogram(let h, let classic): n + h.bucketCount + 2 + (classic?.buckets.count ?? 0)
+            total
+                + family.series.reduce(0) { n, s in
+                    switch s.value {
+                    case .scalar: n + 1
+                    case .histogram(let h): n + h.buckets.count + (h.sum == nil ? 1 : 2)
+                    case .summary(let q): n + q.quantiles.count + (q.sum == nil ? 0 : 1) + (q.count == nil ? 0 : 1)
+                    case .window: n + 1
+                    case .observations(let list): n + list.count
+                    case .nativeHistogram(let h, let classic): n + h.bucketCount + 2 + (classic?.buckets.count ?? 0)
+                    }
                 }
-            }
         }
     }
 }

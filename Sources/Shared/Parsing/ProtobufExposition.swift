@@ -59,7 +59,10 @@ public enum ProtobufExposition {
             var r = message
             while !r.atEnd {
                 let (field, wire) = try r.tag()
-                guard field == 4, wire == 2 else { try r.skip(wire); continue }
+                guard field == 4, wire == 2 else {
+                    try r.skip(wire)
+                    continue
+                }
                 let metric = try decodeMetric(try r.message(), limits: limits)
                 try family.appendText(of: metric, to: &out, natives: &natives)
             }
@@ -156,7 +159,8 @@ public enum ProtobufExposition {
                     }
                 }
                 guard LabelName.isValid(name) else {
-                    throw ExpositionError(.invalidLabel, "protobuf: invalid label name \(name.isEmpty ? "(empty)" : ErrorText.token(name))", line: 0)
+                    throw ExpositionError(
+                        .invalidLabel, "protobuf: invalid label name \(name.isEmpty ? "(empty)" : ErrorText.token(name))", line: 0)
                 }
                 // Room for clearmode and le or quantile, as in the text parser.
                 guard metric.labels.count < limits.maxLabelsPerSeries + 2 else {
@@ -209,7 +213,9 @@ public enum ProtobufExposition {
                     let (f, w) = try m.tag()
                     switch (f, w) {
                     case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
-                    case (4, 1): metric.count = try m.double(); metric.countIsFloat = true
+                    case (4, 1):
+                        metric.count = try m.double()
+                        metric.countIsFloat = true
                     case (2, 1): metric.sum = try m.double()
                     case (3, 2):
                         var b = try m.message()
@@ -401,9 +407,13 @@ struct WireReader {
     mutating func skip(_ wire: UInt64) throws(ExpositionError) {
         switch wire {
         case 0: _ = try varint(context: "varint")
-        case 1: guard remaining >= 8 else { throw truncated("fixed64") }; position += 8
+        case 1:
+            guard remaining >= 8 else { throw truncated("fixed64") }
+            position += 8
         case 2: _ = try message()
-        case 5: guard remaining >= 4 else { throw truncated("fixed32") }; position += 4
+        case 5:
+            guard remaining >= 4 else { throw truncated("fixed32") }
+            position += 4
         default: throw ExpositionError(.syntax, "protobuf: unsupported wire type \(wire) at byte \(position)", line: 0)
         }
     }

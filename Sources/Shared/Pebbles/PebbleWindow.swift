@@ -145,9 +145,10 @@ public struct PebbleWindow: Sendable, Hashable {
     /// Approximate bytes held, for tests and accounting: grows with buckets, raw values up to
     /// the exact limit, and sketch bins, never with the number of observations beyond that.
     public var storageBytes: Int {
-        MemoryLayout<Self>.size + buckets.reduce(0) {
-            $0 + MemoryLayout<Bucket>.stride + $1.values.capacity * 8 + ($1.sketch?.binCount ?? 0) * 16
-        }
+        MemoryLayout<Self>.size
+            + buckets.reduce(0) {
+                $0 + MemoryLayout<Bucket>.stride + $1.values.capacity * 8 + ($1.sketch?.binCount ?? 0) * 16
+            }
     }
 }
 

@@ -216,7 +216,9 @@ extension SeriesValue {
             }
             var classic: HistogramValue? = nil
             if try r.bool() {
-                guard case .histogram(let h) = try decode(from: &r) else { throw r.fail("a native histogram's classic part is not a histogram") }
+                guard case .histogram(let h) = try decode(from: &r) else {
+                    throw r.fail("a native histogram's classic part is not a histogram")
+                }
                 classic = h
             }
             return .nativeHistogram(native, classic: classic)

@@ -26,7 +26,8 @@ public struct PushRoute: Sendable, Equatable {
             throw PushFailure(.notFound, "not found: \(PushFailure.clip(String(withoutQuery))); push to /metrics/job/<job>")
         }
         guard let parsed = PushMethod(rawValue: method) else {
-            throw PushFailure(.methodNotAllowed, "method \(PushFailure.clip(method)) not allowed on a push path; use \(Self.allowedMethods)")
+            throw PushFailure(
+                .methodNotAllowed, "method \(PushFailure.clip(method)) not allowed on a push path; use \(Self.allowedMethods)")
         }
         do {
             grouping = try GroupingKey(path: String(withoutQuery), defaultJob: defaultJob)

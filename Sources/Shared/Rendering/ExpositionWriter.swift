@@ -43,9 +43,15 @@ public struct ExpositionWriter {
             bytes.append(0x20)
             for b in help.utf8 {
                 switch b {
-                case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-                case 0x22 where format == .openMetrics: bytes.append(0x5C); bytes.append(0x22)
+                case 0x5C:
+                    bytes.append(0x5C)
+                    bytes.append(0x5C)
+                case 0x0A:
+                    bytes.append(0x5C)
+                    bytes.append(UInt8(ascii: "n"))
+                case 0x22 where format == .openMetrics:
+                    bytes.append(0x5C)
+                    bytes.append(0x22)
                 default: bytes.append(b)
                 }
             }
@@ -213,13 +219,19 @@ public enum NumberFormatting {
     /// Appends a value as the text formats write it: integers without a fraction,
     /// `NaN`, `+Inf`, `-Inf`, otherwise the shortest form that reads back exactly.
     public static func appendDouble(_ value: Double, to out: inout [UInt8]) {
-        if value.isNaN { out.append(contentsOf: [0x4E, 0x61, 0x4E]); return }  // NaN
+        if value.isNaN {
+            out.append(contentsOf: [0x4E, 0x61, 0x4E])
+            return
+        }  // NaN
         if value.isInfinite {
             out.append(contentsOf: value < 0 ? [0x2D, 0x49, 0x6E, 0x66] : [0x2B, 0x49, 0x6E, 0x66])  // -Inf / +Inf
             return
         }
         if value == value.rounded(.towardZero), abs(value) < 1e15 {
-            if value == 0, value.sign == .minus { out.append(contentsOf: [0x2D, 0x30]); return }
+            if value == 0, value.sign == .minus {
+                out.append(contentsOf: [0x2D, 0x30])
+                return
+            }
             appendInt(Int64(value), to: &out)
             return
         }
@@ -228,7 +240,10 @@ public enum NumberFormatting {
 
     /// Appends a decimal integer.
     public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
-        if value == 0 { out.append(0x30); return }
+        if value == 0 {
+            out.append(0x30)
+            return
+        }
         var magnitude = value.magnitude
         if value < 0 { out.append(UInt8(ascii: "-")) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in

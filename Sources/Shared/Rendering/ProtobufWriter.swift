@@ -52,11 +52,20 @@ public struct ProtobufWriter: ScrapeWriter {
         case .scalar(let v):
             writeMetric(labels, timestampMs) { w in Self.scalar(v, type: type, to: &w.value, field: &w.valueField) }
         case .histogram(let h):
-            writeMetric(labels, timestampMs) { w in w.valueField = 7; Self.histogram(classic: h, native: nil, to: &w.value) }
+            writeMetric(labels, timestampMs) { w in
+                w.valueField = 7
+                Self.histogram(classic: h, native: nil, to: &w.value)
+            }
         case .nativeHistogram(let native, let classic):
-            writeMetric(labels, timestampMs) { w in w.valueField = 7; Self.histogram(classic: classic, native: native, to: &w.value) }
+            writeMetric(labels, timestampMs) { w in
+                w.valueField = 7
+                Self.histogram(classic: classic, native: native, to: &w.value)
+            }
         case .summary(let s):
-            writeMetric(labels, timestampMs) { w in w.valueField = 4; Self.summary(s, to: &w.value) }
+            writeMetric(labels, timestampMs) { w in
+                w.valueField = 4
+                Self.summary(s, to: &w.value)
+            }
         case .observations(let list):
             for observation in list {
                 writeMetric(labels, observation.timestampMs) { w in
@@ -82,7 +91,9 @@ public struct ProtobufWriter: ScrapeWriter {
     /// The field of `Metric` the value message goes to, set by the value writer.
     private var valueField: UInt64 = 0
 
-    private mutating func writeMetric(_ labels: [(name: String, value: String)], _ timestampMs: Int64?, _ writeValue: (inout ProtobufWriter) -> Void) {
+    private mutating func writeMetric(
+        _ labels: [(name: String, value: String)], _ timestampMs: Int64?, _ writeValue: (inout ProtobufWriter) -> Void
+    ) {
         metric.removeAll(keepingCapacity: true)
         for (name, labelValue) in labels {
             value.removeAll(keepingCapacity: true)
@@ -119,11 +130,12 @@ public struct ProtobufWriter: ScrapeWriter {
 
     /// `Counter` (3), `Gauge` (2) or `Untyped` (5), each `double value = 1`.
     static func scalar(_ v: Double, type: MetricType, to out: inout [UInt8], field: inout UInt64) {
-        field = switch type {
-        case .counter: 3
-        case .gauge: 2
-        default: 5
-        }
+        field =
+            switch type {
+            case .counter: 3
+            case .gauge: 2
+            default: 5
+            }
         doubleField(1, v, to: &out)
     }
 
