@@ -13,15 +13,15 @@ and timestamps refused except on pebble series.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from conftest import REPO_ROOT, free_port, parse_scrape, series
+from conftest import parse_scrape, series
+from go_programs import build_go_program
+from pushgateway_fixture import start_pushgateway  # noqa: F401  (fixture)
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
@@ -32,17 +32,7 @@ PROMETHEUS_ACCEPT = (
 @pytest.fixture(scope="session")
 def goclient(tmp_path_factory) -> Path:
     """The Go push client of IntegrationTests/goclient, built once per session, offline."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("go is not installed; scripts/setup.sh test installs golang-go", pytrace=False)
-    out = tmp_path_factory.mktemp("goclient") / "goclient"
-    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(out.parent / "cache"), GOFLAGS="")
-    build = subprocess.run(
-        [go, "build", "-o", str(out), "."], cwd=REPO_ROOT / "IntegrationTests" / "goclient", env=env,
-        capture_output=True, text=True, timeout=600,
-    )
-    assert build.returncode == 0, f"go build failed:\n{build.stdout}\n{build.stderr}"
-    return out
+    return build_go_program("goclient", tmp_path_factory.mktemp("goclient"))
 
 
 def run_go(goclient: Path, url: str, *args: str) -> subprocess.CompletedProcess:
@@ -51,36 +41,8 @@ def run_go(goclient: Path, url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def pushgateway(tmp_path):
-    binary = shutil.which("prometheus-pushgateway")
-    if binary is None:
-        pytest.fail("prometheus-pushgateway is not installed; scripts/setup.sh test installs it", pytrace=False)
-    port = free_port()
-    log = open(tmp_path / "pushgateway.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(url + "/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None, (tmp_path / "pushgateway.log").read_text()
-            assert time.monotonic() < deadline, "the Pushgateway did not become ready"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+def pushgateway(start_pushgateway) -> str:
+    return start_pushgateway().url
 
 
 @pytest.mark.parametrize("fmt", ["text", "proto"])

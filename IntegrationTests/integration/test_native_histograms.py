@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, parse_scrape, series
+from go_programs import build_go_program
+from conftest import parse_scrape, series
 
 PROTOBUF = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 # What Prometheus 2.42 sends with --enable-feature=native-histograms.
@@ -35,17 +35,7 @@ PROMETHEUS_NATIVE_ACCEPT = (
 @pytest.fixture(scope="session")
 def gonative(tmp_path_factory) -> Path:
     """IntegrationTests/gonative, built once per session, offline, against Debian's Go packages."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("go is not installed; scripts/setup.sh test installs golang-go", pytrace=False)
-    out = tmp_path_factory.mktemp("gonative") / "gonative"
-    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(out.parent / "cache"), GOFLAGS="")
-    build = subprocess.run(
-        [go, "build", "-o", str(out), "."], cwd=REPO_ROOT / "IntegrationTests" / "gonative", env=env,
-        capture_output=True, text=True, timeout=900,
-    )
-    assert build.returncode == 0, f"go build failed:\n{build.stdout}\n{build.stderr}"
-    return out
+    return build_go_program("gonative", tmp_path_factory.mktemp("gonative"))
 
 
 def invoke(gonative: Path, url: str, name: str, factor: float, values: list[float], *args: str) -> None:
