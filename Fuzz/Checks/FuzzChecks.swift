@@ -115,6 +115,8 @@ public enum FuzzChecks {
                     require(!names.contains("quantile"), "quantile in a summary key")
                     require(s.quantiles.count <= limits.maxQuantiles, "\(s.quantiles.count) quantiles")
                     require(!aggregates || ((s.sum?.isFinite ?? true) && (s.count?.isFinite ?? true)), "aggregated non-finite summary")
+                case .nativeHistogram(let native, _):
+                    require(!aggregates || (native.count.isFinite && native.sum.isFinite), "aggregated non-finite native histogram")
                 case .window, .observations:
                     fatalError("the parser made a pebble value")
                 }
@@ -215,6 +217,7 @@ public enum FuzzChecks {
                 case .scalar(let v): if !v.isFinite { return true }
                 case .histogram(let h): if h.buckets.contains(where: { !$0.count.isFinite }) || !(h.sum?.isFinite ?? true) { return true }
                 case .summary(let s): if !(s.sum?.isFinite ?? true) || !(s.count?.isFinite ?? true) { return true }
+                case .nativeHistogram(let native, _): if !native.count.isFinite || !native.sum.isFinite { return true }
                 case .window, .observations: break
                 }
             }
