@@ -24,33 +24,37 @@ struct NativeHistogramFields {
     var positiveCounts: [Double] = []
 
     /// Whether `field` of a `Histogram` message belongs here.
-    static func owns(_ field: UInt64) -> Bool { (5...14).contains(field) }
+    static func owns(_ field: UInt64) -> Bool {
+        (MetricsProto.Histogram.schema...MetricsProto.Histogram.positiveCount).contains(field)
+    }
 
     /// Reads one field of the `Histogram` message (its tag already read).
     mutating func read(field: UInt64, wire: UInt64, from r: inout WireReader) throws(ExpositionError) {
+        typealias H = MetricsProto.Histogram
+        typealias W = MetricsProto.Wire
         present = true
         switch (field, wire) {
-        case (5, 0): schema = Self.zigzag32(try r.varint(context: "schema"))
-        case (6, 1): zeroThreshold = try r.double()
-        case (7, 0): zeroCount = try r.varint(context: "zero_count")
-        case (8, 1): zeroCountFloat = try r.double()
-        case (9, 2): negativeSpans.append(try Self.span(try r.message()))
-        case (12, 2): positiveSpans.append(try Self.span(try r.message()))
-        case (10, 0): negativeDeltas.append(Self.zigzag64(try r.varint(context: "negative_delta")))
-        case (13, 0): positiveDeltas.append(Self.zigzag64(try r.varint(context: "positive_delta")))
-        case (10, 2), (13, 2):
+        case (H.schema, W.varint): schema = Self.zigzag32(try r.varint(context: "schema"))
+        case (H.zeroThreshold, W.fixed64): zeroThreshold = try r.double()
+        case (H.zeroCount, W.varint): zeroCount = try r.varint(context: "zero_count")
+        case (H.zeroCountFloat, W.fixed64): zeroCountFloat = try r.double()
+        case (H.negativeSpan, W.lengthDelimited): negativeSpans.append(try Self.span(try r.message()))
+        case (H.positiveSpan, W.lengthDelimited): positiveSpans.append(try Self.span(try r.message()))
+        case (H.negativeDelta, W.varint): negativeDeltas.append(Self.zigzag64(try r.varint(context: "negative_delta")))
+        case (H.positiveDelta, W.varint): positiveDeltas.append(Self.zigzag64(try r.varint(context: "positive_delta")))
+        case (H.negativeDelta, W.lengthDelimited), (H.positiveDelta, W.lengthDelimited):
             var packed = try r.message()
             while !packed.atEnd {
                 let delta = Self.zigzag64(try packed.varint(context: "packed delta"))
-                if field == 10 { negativeDeltas.append(delta) } else { positiveDeltas.append(delta) }
+                if field == H.negativeDelta { negativeDeltas.append(delta) } else { positiveDeltas.append(delta) }
             }
-        case (11, 1): negativeCounts.append(try r.double())
-        case (14, 1): positiveCounts.append(try r.double())
-        case (11, 2), (14, 2):
+        case (H.negativeCount, W.fixed64): negativeCounts.append(try r.double())
+        case (H.positiveCount, W.fixed64): positiveCounts.append(try r.double())
+        case (H.negativeCount, W.lengthDelimited), (H.positiveCount, W.lengthDelimited):
             var packed = try r.message()
             while !packed.atEnd {
                 let count = try packed.double()
-                if field == 11 { negativeCounts.append(count) } else { positiveCounts.append(count) }
+                if field == H.negativeCount { negativeCounts.append(count) } else { positiveCounts.append(count) }
             }
         default:
             try r.skip(wire)
@@ -133,8 +137,9 @@ struct NativeHistogramFields {
         while !r.atEnd {
             let (field, wire) = try r.tag()
             switch (field, wire) {
-            case (1, 0): span.offset = zigzag32(try r.varint(context: "span offset"))
-            case (2, 0): span.length = UInt32(truncatingIfNeeded: try r.varint(context: "span length"))
+            case (MetricsProto.BucketSpan.offset, MetricsProto.Wire.varint): span.offset = zigzag32(try r.varint(context: "span offset"))
+            case (MetricsProto.BucketSpan.length, MetricsProto.Wire.varint):
+                span.length = UInt32(truncatingIfNeeded: try r.varint(context: "span length"))
             default: try r.skip(wire)
             }
         }

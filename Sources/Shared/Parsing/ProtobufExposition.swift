@@ -59,7 +59,7 @@ public enum ProtobufExposition {
             var r = message
             while !r.atEnd {
                 let (field, wire) = try r.tag()
-                guard field == 4, wire == 2 else {
+                guard field == MetricsProto.MetricFamily.metric, wire == MetricsProto.Wire.lengthDelimited else {
                     try r.skip(wire)
                     continue
                 }
@@ -92,7 +92,7 @@ public enum ProtobufExposition {
     struct Family {
         var name = ""
         var help: String?
-        var type: UInt64 = 3
+        var type: UInt64 = MetricsProto.MetricType.untyped
     }
 
     struct Metric {
@@ -109,14 +109,16 @@ public enum ProtobufExposition {
     }
 
     static func decodeFamily(_ r: WireReader, index: Int) throws(ExpositionError) -> Family {
+        typealias F = MetricsProto.MetricFamily
+        typealias W = MetricsProto.Wire
         var r = r
         var family = Family()
         while !r.atEnd {
             let (field, wire) = try r.tag()
             switch (field, wire) {
-            case (1, 2): family.name = try r.string()
-            case (2, 2): family.help = try r.string()
-            case (3, 0): family.type = try r.varint(context: "type")
+            case (F.name, W.lengthDelimited): family.name = try r.string()
+            case (F.help, W.lengthDelimited): family.help = try r.string()
+            case (F.type, W.varint): family.type = try r.varint(context: "type")
             default: try r.skip(wire)
             }
         }
@@ -142,19 +144,23 @@ public enum ProtobufExposition {
     }
 
     static func decodeMetric(_ r: WireReader, limits: ParseLimits) throws(ExpositionError) -> Metric {
+        typealias M = MetricsProto.Metric
+        typealias W = MetricsProto.Wire
+        typealias H = MetricsProto.Histogram
+        typealias S = MetricsProto.Summary
         var r = r
         var metric = Metric()
         while !r.atEnd {
             let (field, wire) = try r.tag()
             switch (field, wire) {
-            case (1, 2):
+            case (M.label, W.lengthDelimited):
                 var pair = try r.message()
                 var name = "", value = ""
                 while !pair.atEnd {
                     let (f, w) = try pair.tag()
                     switch (f, w) {
-                    case (1, 2): name = try pair.string()
-                    case (2, 2): value = try pair.string()
+                    case (MetricsProto.LabelPair.name, W.lengthDelimited): name = try pair.string()
+                    case (MetricsProto.LabelPair.value, W.lengthDelimited): value = try pair.string()
                     default: try pair.skip(w)
                     }
                 }
@@ -170,29 +176,29 @@ public enum ProtobufExposition {
                         line: 0)
                 }
                 metric.labels.append((name, value))
-            case (2, 2), (3, 2), (5, 2):  // gauge, counter, untyped: `double value = 1`
+            case (M.gauge, W.lengthDelimited), (M.counter, W.lengthDelimited), (M.untyped, W.lengthDelimited):
                 metric.kind = field
                 var m = try r.message()
                 while !m.atEnd {
                     let (f, w) = try m.tag()
-                    if f == 1, w == 1 { metric.value = try m.double() } else { try m.skip(w) }
+                    if f == MetricsProto.ScalarValue.value, w == W.fixed64 { metric.value = try m.double() } else { try m.skip(w) }
                 }
-            case (4, 2):
-                metric.kind = 4
+            case (M.summary, W.lengthDelimited):
+                metric.kind = M.summary
                 var m = try r.message()
                 while !m.atEnd {
                     let (f, w) = try m.tag()
                     switch (f, w) {
-                    case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
-                    case (2, 1): metric.sum = try m.double()
-                    case (3, 2):
+                    case (S.sampleCount, W.varint): metric.count = Double(try m.varint(context: "sample_count"))
+                    case (S.sampleSum, W.fixed64): metric.sum = try m.double()
+                    case (S.quantile, W.lengthDelimited):
                         var q = try m.message()
                         var quantile = 0.0, value = 0.0
                         while !q.atEnd {
                             let (qf, qw) = try q.tag()
                             switch (qf, qw) {
-                            case (1, 1): quantile = try q.double()
-                            case (2, 1): value = try q.double()
+                            case (MetricsProto.Quantile.quantile, W.fixed64): quantile = try q.double()
+                            case (MetricsProto.Quantile.value, W.fixed64): value = try q.double()
                             default: try q.skip(qw)
                             }
                         }
@@ -206,26 +212,26 @@ public enum ProtobufExposition {
                     default: try m.skip(w)
                     }
                 }
-            case (7, 2):
-                metric.kind = 7
+            case (M.histogram, W.lengthDelimited):
+                metric.kind = M.histogram
                 var m = try r.message()
                 while !m.atEnd {
                     let (f, w) = try m.tag()
                     switch (f, w) {
-                    case (1, 0): metric.count = Double(try m.varint(context: "sample_count"))
-                    case (4, 1):
+                    case (H.sampleCount, W.varint): metric.count = Double(try m.varint(context: "sample_count"))
+                    case (H.sampleCountFloat, W.fixed64):
                         metric.count = try m.double()
                         metric.countIsFloat = true
-                    case (2, 1): metric.sum = try m.double()
-                    case (3, 2):
+                    case (H.sampleSum, W.fixed64): metric.sum = try m.double()
+                    case (H.bucket, W.lengthDelimited):
                         var b = try m.message()
                         var bound = 0.0, count = 0.0
                         while !b.atEnd {
                             let (bf, bw) = try b.tag()
                             switch (bf, bw) {
-                            case (1, 0): count = Double(try b.varint(context: "cumulative_count"))
-                            case (4, 1): count = try b.double()
-                            case (2, 1): bound = try b.double()
+                            case (MetricsProto.Bucket.cumulativeCount, W.varint): count = Double(try b.varint(context: "cumulative_count"))
+                            case (MetricsProto.Bucket.cumulativeCountFloat, W.fixed64): count = try b.double()
+                            case (MetricsProto.Bucket.upperBound, W.fixed64): bound = try b.double()
                             default: try b.skip(bw)
                             }
                         }
@@ -241,7 +247,7 @@ public enum ProtobufExposition {
                     default: try m.skip(w)
                     }
                 }
-            case (6, 0):
+            case (M.timestampMs, W.varint):
                 metric.timestampMs = Int64(bitPattern: try r.varint(context: "timestamp_ms"))
             default:
                 try r.skip(wire)
@@ -253,13 +259,14 @@ public enum ProtobufExposition {
 
 extension ProtobufExposition.Family {
     var typeName: String? {
+        typealias T = MetricsProto.MetricType
         switch type {
-        case 0: "counter"
-        case 1: "gauge"
-        case 2: "summary"
-        case 3: "untyped"
-        case 4, 5: "histogram"
-        default: nil
+        case T.counter: return "counter"
+        case T.gauge: return "gauge"
+        case T.summary: return "summary"
+        case T.untyped: return "untyped"
+        case T.histogram, T.gaugeHistogram: return "histogram"
+        default: return nil
         }
     }
 
@@ -288,12 +295,13 @@ extension ProtobufExposition.Family {
         of metric: ProtobufExposition.Metric, to out: inout ProtobufExposition.TextOut,
         natives: inout ProtobufExposition.NativeSideTable
     ) throws(ExpositionError) {
+        typealias T = MetricsProto.MetricType
         switch type {
-        case 2:
+        case T.summary:
             for q in metric.quantiles { try line(&out, "", metric, ("quantile", q.q), q.v, metric.timestampMs) }
             if let sum = metric.sum { try line(&out, "_sum", metric, nil, sum, nil) }
             if let count = metric.count { try line(&out, "_count", metric, nil, count, nil) }
-        case 4, 5:
+        case T.histogram, T.gaugeHistogram:
             if metric.native.present {
                 try natives.record(metric, family: name, startingAt: out.bytes)
             }
@@ -405,13 +413,14 @@ struct WireReader {
     }
 
     mutating func skip(_ wire: UInt64) throws(ExpositionError) {
+        typealias W = MetricsProto.Wire
         switch wire {
-        case 0: _ = try varint(context: "varint")
-        case 1:
+        case W.varint: _ = try varint(context: "varint")
+        case W.fixed64:
             guard remaining >= 8 else { throw truncated("fixed64") }
             position += 8
-        case 2: _ = try message()
-        case 5:
+        case W.lengthDelimited: _ = try message()
+        case W.fixed32:
             guard remaining >= 4 else { throw truncated("fixed32") }
             position += 4
         default: throw ExpositionError(.syntax, "protobuf: unsupported wire type \(wire) at byte \(position)", line: 0)

@@ -34,9 +34,9 @@ public struct ProtobufWriter: ScrapeWriter {
     public mutating func writeHeader(metadataName: String, type: MetricType, help: String?) {
         closeFamily()
         familyOpen = true
-        Self.string(1, metadataName, to: &family)
-        if let help { Self.string(2, help, to: &family) }
-        Self.varintField(3, UInt64(Self.typeCode(type)), to: &family)
+        Self.string(MetricsProto.MetricFamily.name, metadataName, to: &family)
+        if let help { Self.string(MetricsProto.MetricFamily.help, help, to: &family) }
+        Self.varintField(MetricsProto.MetricFamily.type, Self.typeCode(type), to: &family)
     }
 
     public mutating func writeSeries(
@@ -53,17 +53,17 @@ public struct ProtobufWriter: ScrapeWriter {
             writeMetric(labels, timestampMs) { w in Self.scalar(v, type: type, to: &w.value, field: &w.valueField) }
         case .histogram(let h):
             writeMetric(labels, timestampMs) { w in
-                w.valueField = 7
+                w.valueField = MetricsProto.Metric.histogram
                 Self.histogram(classic: h, native: nil, to: &w.value)
             }
         case .nativeHistogram(let native, let classic):
             writeMetric(labels, timestampMs) { w in
-                w.valueField = 7
+                w.valueField = MetricsProto.Metric.histogram
                 Self.histogram(classic: classic, native: native, to: &w.value)
             }
         case .summary(let s):
             writeMetric(labels, timestampMs) { w in
-                w.valueField = 4
+                w.valueField = MetricsProto.Metric.summary
                 Self.summary(s, to: &w.value)
             }
         case .observations(let list):
@@ -97,15 +97,15 @@ public struct ProtobufWriter: ScrapeWriter {
         metric.removeAll(keepingCapacity: true)
         for (name, labelValue) in labels {
             value.removeAll(keepingCapacity: true)
-            Self.string(1, name, to: &value)
-            Self.string(2, labelValue, to: &value)
-            Self.message(1, value, to: &metric)
+            Self.string(MetricsProto.LabelPair.name, name, to: &value)
+            Self.string(MetricsProto.LabelPair.value, labelValue, to: &value)
+            Self.message(MetricsProto.Metric.label, value, to: &metric)
         }
         value.removeAll(keepingCapacity: true)
         writeValue(&self)
         Self.message(valueField, value, to: &metric)
-        if let timestampMs { Self.varintField(6, UInt64(bitPattern: timestampMs), to: &metric) }
-        Self.message(4, metric, to: &family)
+        if let timestampMs { Self.varintField(MetricsProto.Metric.timestampMs, UInt64(bitPattern: timestampMs), to: &metric) }
+        Self.message(MetricsProto.MetricFamily.metric, metric, to: &family)
     }
 
     private mutating func closeFamily() {
@@ -117,62 +117,78 @@ public struct ProtobufWriter: ScrapeWriter {
     }
 
     /// `MetricType` in metrics.proto.
-    static func typeCode(_ type: MetricType) -> Int {
-        switch type {
-        case .counter: 0
-        case .gauge: 1
-        case .summary: 2
-        case .untyped: 3
-        case .histogram: 4
-        case .gaugeHistogram: 5
+    static func typeCode(_ type: MetricType) -> UInt64 {
+        typealias T = MetricsProto.MetricType
+        return switch type {
+        case .counter: T.counter
+        case .gauge: T.gauge
+        case .summary: T.summary
+        case .untyped: T.untyped
+        case .histogram: T.histogram
+        case .gaugeHistogram: T.gaugeHistogram
         }
     }
 
-    /// `Counter` (3), `Gauge` (2) or `Untyped` (5), each `double value = 1`.
+    /// `Counter`, `Gauge` or `Untyped`, each `double value = 1`.
     static func scalar(_ v: Double, type: MetricType, to out: inout [UInt8], field: inout UInt64) {
         field =
             switch type {
-            case .counter: 3
-            case .gauge: 2
-            default: 5
+            case .counter: MetricsProto.Metric.counter
+            case .gauge: MetricsProto.Metric.gauge
+            default: MetricsProto.Metric.untyped
             }
-        doubleField(1, v, to: &out)
+        doubleField(MetricsProto.ScalarValue.value, v, to: &out)
     }
 
-    /// `Summary`: sample_count 1, sample_sum 2, quantile 3 (`quantile` 1, `value` 2).
+    /// `Summary`: sample count, sample sum and the quantiles.
     static func summary(_ s: SummaryValue, to out: inout [UInt8]) {
+        typealias S = MetricsProto.Summary
         // The message has no float count; a summary's count is a whole number of observations.
-        if let count = s.count { varintField(1, whole(count), to: &out) }
-        if let sum = s.sum { doubleField(2, sum, to: &out) }
+        if let count = s.count { varintField(S.sampleCount, whole(count), to: &out) }
+        if let sum = s.sum { doubleField(S.sampleSum, sum, to: &out) }
         for q in s.quantiles {
             var pair: [UInt8] = []
-            doubleField(1, q.quantile, to: &pair)
-            doubleField(2, q.value, to: &pair)
-            message(3, pair, to: &out)
+            doubleField(MetricsProto.Quantile.quantile, q.quantile, to: &pair)
+            doubleField(MetricsProto.Quantile.value, q.value, to: &pair)
+            message(S.quantile, pair, to: &out)
         }
     }
 
     /// `Histogram`: classic buckets (without `+Inf`, which readers take from the count, as
     /// client_golang writes it) and the native fields.
     static func histogram(classic: HistogramValue?, native: NativeHistogram?, to out: inout [UInt8]) {
+        typealias H = MetricsProto.Histogram
+        typealias B = MetricsProto.Bucket
         let count = native?.count ?? classic?.count ?? 0
         let floatCount = native?.floatCounts ?? !(classic?.buckets.allSatisfy { isWhole($0.count) } ?? true)
-        if floatCount { doubleField(4, count, to: &out) } else { varintField(1, whole(count), to: &out) }
-        if let sum = native?.sum ?? classic?.sum { doubleField(2, sum, to: &out) }
+        if floatCount { doubleField(H.sampleCountFloat, count, to: &out) } else { varintField(H.sampleCount, whole(count), to: &out) }
+        if let sum = native?.sum ?? classic?.sum { doubleField(H.sampleSum, sum, to: &out) }
         if let classic {
             for bucket in classic.buckets where bucket.upperBound != .infinity {
                 var b: [UInt8] = []
-                if floatCount { doubleField(4, bucket.count, to: &b) } else { varintField(1, whole(bucket.count), to: &b) }
-                doubleField(2, bucket.upperBound, to: &b)
-                message(3, b, to: &out)
+                if floatCount {
+                    doubleField(B.cumulativeCountFloat, bucket.count, to: &b)
+                } else {
+                    varintField(B.cumulativeCount, whole(bucket.count), to: &b)
+                }
+                doubleField(B.upperBound, bucket.upperBound, to: &b)
+                message(H.bucket, b, to: &out)
             }
         }
         guard let native else { return }
-        varintField(5, UInt64(zigzag32(native.schema)), to: &out)
-        doubleField(6, native.zeroThreshold, to: &out)
-        if native.floatCounts { doubleField(8, native.zeroCount, to: &out) } else { varintField(7, whole(native.zeroCount), to: &out) }
-        buckets(native.negative, spanField: 9, deltaField: 10, countField: 11, float: native.floatCounts, to: &out)
-        buckets(native.positive, spanField: 12, deltaField: 13, countField: 14, float: native.floatCounts, to: &out)
+        varintField(H.schema, UInt64(zigzag32(native.schema)), to: &out)
+        doubleField(H.zeroThreshold, native.zeroThreshold, to: &out)
+        if native.floatCounts {
+            doubleField(H.zeroCountFloat, native.zeroCount, to: &out)
+        } else {
+            varintField(H.zeroCount, whole(native.zeroCount), to: &out)
+        }
+        buckets(
+            native.negative, spanField: H.negativeSpan, deltaField: H.negativeDelta, countField: H.negativeCount, float: native.floatCounts,
+            to: &out)
+        buckets(
+            native.positive, spanField: H.positiveSpan, deltaField: H.positiveDelta, countField: H.positiveCount, float: native.floatCounts,
+            to: &out)
     }
 
     /// Sparse buckets as spans (a new span at every gap) and counts: delta-encoded integers
@@ -189,8 +205,8 @@ public struct ProtobufWriter: ScrapeWriter {
             while end < buckets.count, buckets[end].index == buckets[end - 1].index + 1 { end += 1 }
             var span: [UInt8] = []
             let offset = start == 0 ? buckets[start].index : buckets[start].index - previousEnd
-            varintField(1, UInt64(zigzag32(offset)), to: &span)
-            varintField(2, UInt64(end - start), to: &span)
+            varintField(MetricsProto.BucketSpan.offset, UInt64(zigzag32(offset)), to: &span)
+            varintField(MetricsProto.BucketSpan.length, UInt64(end - start), to: &span)
             message(spanField, span, to: &out)
             previousEnd = buckets[end - 1].index + 1
             start = end
@@ -231,12 +247,12 @@ public struct ProtobufWriter: ScrapeWriter {
     }
 
     static func varintField(_ field: UInt64, _ value: UInt64, to out: inout [UInt8]) {
-        varint(field << 3, to: &out)
+        varint(field << 3 | MetricsProto.Wire.varint, to: &out)
         varint(value, to: &out)
     }
 
     static func doubleField(_ field: UInt64, _ value: Double, to out: inout [UInt8]) {
-        varint(field << 3 | 1, to: &out)
+        varint(field << 3 | MetricsProto.Wire.fixed64, to: &out)
         var bits = value.bitPattern
         for _ in 0..<8 {
             out.append(UInt8(truncatingIfNeeded: bits))
@@ -245,13 +261,13 @@ public struct ProtobufWriter: ScrapeWriter {
     }
 
     static func message(_ field: UInt64, _ body: [UInt8], to out: inout [UInt8]) {
-        varint(field << 3 | 2, to: &out)
+        varint(field << 3 | MetricsProto.Wire.lengthDelimited, to: &out)
         varint(UInt64(body.count), to: &out)
         out.append(contentsOf: body)
     }
 
     static func string(_ field: UInt64, _ text: String, to out: inout [UInt8]) {
-        varint(field << 3 | 2, to: &out)
+        varint(field << 3 | MetricsProto.Wire.lengthDelimited, to: &out)
         varint(UInt64(text.utf8.count), to: &out)
         out.append(contentsOf: text.utf8)
     }
