@@ -20,7 +20,7 @@
 #   BENCH_ROUNDS=3         alternating ingest rounds per gateway (median reported)
 #   BENCH_CONNECTIONS=16   wrk connections;  BENCH_WRK_THREADS=2 wrk threads
 #   BENCH_SCRAPE_GROUPS=1000  groups of 1,000 series for the scrape phase
-#   BENCH_PHASES="cpu ingest stored scrape extension"   a subset to run
+#   BENCH_PHASES="cpu ingest stored scrape scrapemem durability cluster extension"   a subset to run
 #   BENCH_SKIP_BUILD=1     use the existing release build
 #   BENCH_OUT=bench        where results.json and RESULTS.md go
 #
@@ -47,7 +47,7 @@ else
 fi
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
-PHASES=${BENCH_PHASES:-"cpu ingest stored scrape extension"}
+PHASES=${BENCH_PHASES:-"cpu ingest stored scrape scrapemem durability cluster extension"}
 OUT=${BENCH_OUT:-bench}
 SERIES_PER_GROUP=1000   # 10 families x 100 series (gravel-bench body scrape)
 
@@ -396,6 +396,27 @@ if phase_enabled scrape; then
         echo "bench:   $name: load $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$preload_out") s, scrape times (s, bytes): $(tr '\n' ' ' <"$WORK/scrape-$name-times.txt")"
         stop "$GW_PID"
     done
+fi
+
+# --- scrape memory: four concurrent scrapes of the loaded store -------------------
+if phase_enabled scrapemem; then
+    echo "bench: scrape memory ($SCRAPE_GROUPS groups, 4 concurrent scrapes)"
+    timeout 1800 python3 "$ROOT/scripts/bench/scrape_memory.py" --bin "$BIN" --groups "$SCRAPE_GROUPS" \
+        --body "$WORK/scrape-group.txt" --scrapers 4 >"$WORK/scrapemem.json" || echo '{"error": "scrape_memory.py failed"}' >"$WORK/scrapemem.json"
+fi
+
+# --- durability: --data-dir ingest and time to ready (scripts/bench/durability.sh) --
+if phase_enabled durability; then
+    echo "bench: durability (scripts/bench/durability.sh)"
+    timeout 1800 bash "$ROOT/scripts/bench/durability.sh" "$BIN" >"$WORK/durability.log" 2>&1 \
+        || echo "bench: durability.sh failed (see ${WORK#"$ROOT"/}/durability.log)" >&2
+fi
+
+# --- cluster: three nodes behind nginx against one node alone ------------------------
+if phase_enabled cluster; then
+    echo "bench: cluster (scripts/bench/cluster.py)"
+    BENCH_QUICK="$QUICK" timeout 1800 python3 "$ROOT/scripts/bench/cluster.py" --bin "$BIN" --body "$WORK/push.txt" \
+        --out "$WORK/cluster.json" >"$WORK/cluster.log" 2>&1 || echo "bench: cluster.py failed (see ${WORK#"$ROOT"/}/cluster.log)" >&2
 fi
 
 # --- extension ---------------------------------------------------------------
