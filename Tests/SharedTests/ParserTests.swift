@@ -19,6 +19,15 @@ struct ParserTests {
         #expect(pebble.family("g")?.series.first?.timestampMs == 1_395_066_363_000)
     }
 
+    @Test("A HELP line after the family's samples is the family's help")
+    func helpAfterSamples() throws {
+        let push = try ExpositionParser.parse("# TYPE c_total counter\nc_total 1\n# HELP c_total Done.\ng 2\n# HELP g A gauge.\n")
+        #expect(push.family("c_total")?.help == "Done.")
+        #expect(push.family("g")?.help == "A gauge.")
+        // Still one HELP per name.
+        #expect(parseError("g 1\n# HELP g One.\n# HELP g Two.\n")?.code == .metadata)
+    }
+
     @Test("Counters, gauges and untyped values with labels")
     func basicFamilies() throws {
         let push = try ExpositionParser.parse(

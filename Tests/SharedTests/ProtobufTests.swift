@@ -127,6 +127,65 @@ struct ProtobufTests {
         #expect(h.sum == 12)
     }
 
+    @Test("A gauge histogram stays a gauge histogram (replaced by default, not summed)")
+    func gaugeHistogram() throws {
+        var w = ProtoWriter()
+        w.delimited { f in
+            f.string(1, "queue")
+            f.uint(3, 5)  // GAUGE_HISTOGRAM
+            f.message(4) { m in
+                m.message(7) { h in
+                    h.uint(1, 5)
+                    h.double(2, 7)
+                    h.message(3) {
+                        $0.uint(1, 2)
+                        $0.double(2, 1)
+                    }
+                }
+            }
+        }
+        let push = try w.bytes.withUnsafeBytes { raw in
+            try Result { () throws(ExpositionError) in try ProtobufExposition.parse(raw) }.get()
+        }
+        let family = try #require(push.family("queue"))
+        #expect(family.type == .gaugeHistogram)
+        #expect(family.series[0].mode == .replace)
+        #expect(
+            family.series[0].value
+                == .histogram(HistogramValue(buckets: [Bucket(upperBound: 1, count: 2), Bucket(upperBound: .infinity, count: 5)], sum: 7)))
+    }
+
+    @Test("Two messages for one family name are one family; different types are refused")
+    func repeatedFamily() throws {
+        func body(secondType: UInt64) -> [UInt8] {
+            var w = ProtoWriter()
+            for (value, type) in [(1.0, UInt64(0)), (2.0, secondType)] {
+                w.delimited { f in
+                    f.string(1, "jobs_total")
+                    f.uint(3, type)
+                    f.message(4) { m in
+                        label(&m, "queue", value == 1 ? "a" : "b")
+                        m.message(3) { $0.double(1, value) }
+                    }
+                }
+            }
+            return w.bytes
+        }
+        let push = try body(secondType: 0).withUnsafeBytes { raw in
+            try Result { () throws(ExpositionError) in try ProtobufExposition.parse(raw) }.get()
+        }
+        #expect(push.families.count == 1)
+        #expect(push.family("jobs_total")?.series.map(\.value) == [.scalar(1), .scalar(2)])
+        let mixed = body(secondType: 1).withUnsafeBytes { raw in
+            Result { () throws(ExpositionError) in try ProtobufExposition.parse(raw) }
+        }
+        guard case .failure(let error) = mixed else {
+            Issue.record("two types for one name were accepted")
+            return
+        }
+        #expect(error.message.contains("appears twice with different types"))
+    }
+
     @Test("Truncated messages and inconsistent native histograms are refused")
     func refusals() {
         var truncated = ProtoWriter()

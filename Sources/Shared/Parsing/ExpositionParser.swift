@@ -285,6 +285,9 @@ public struct ExpositionParser {
             }
             declaration.help = unescapeHelp(i, end)
             declaration.helpLine = line
+            // A HELP line after the family's samples still describes it (exporters that
+            // write metadata last exist; the Pushgateway accepts them).
+            if let index = familyIndex[name] { builders[index].family.help = declaration.help }
         default:
             return false  // UNIT: not stored.
         }

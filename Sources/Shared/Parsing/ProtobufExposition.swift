@@ -47,6 +47,7 @@ public enum ProtobufExposition {
         var out = TextOut(limit: limits.maxExpandedBytes)
         out.bytes.reserveCapacity(min(body.count * 2, limits.maxExpandedBytes))
         var index = 0
+        var declared: [String: UInt64] = [:]
         while !reader.atEnd {
             index += 1
             let length = try reader.varint(context: "length of metric family \(index)")
@@ -55,7 +56,18 @@ public enum ProtobufExposition {
             }
             let message = reader.sub(Int(length))
             let family = try decodeFamily(message, index: index)
-            try family.appendHeader(to: &out)
+            // Two messages for one name are one family, as the Pushgateway merges them: its
+            // metrics follow the first message's, under one header.
+            if let type = declared[family.name] {
+                guard type == family.type else {
+                    throw ExpositionError(
+                        .typeMismatch,
+                        "protobuf: metric family \(ErrorText.token(family.name)) appears twice with different types", line: 0)
+                }
+            } else {
+                try family.appendHeader(to: &out)
+                declared[family.name] = family.type
+            }
             var r = message
             while !r.atEnd {
                 let (field, wire) = try r.tag()
@@ -265,7 +277,10 @@ extension ProtobufExposition.Family {
         case T.gauge: return "gauge"
         case T.summary: return "summary"
         case T.untyped: return "untyped"
-        case T.histogram, T.gaugeHistogram: return "histogram"
+        case T.histogram: return "histogram"
+        // A gauge histogram stays one (replaced, not summed, by default): the text parser
+        // reads this declaration and the `_gsum`/`_gcount` lines written for it.
+        case T.gaugeHistogram: return "gaugehistogram"
         default: return nil
         }
     }
@@ -305,9 +320,10 @@ extension ProtobufExposition.Family {
             if metric.native.present {
                 try natives.record(metric, family: name, startingAt: out.bytes)
             }
+            let gauge = type == T.gaugeHistogram
             for b in metric.buckets { try line(&out, "_bucket", metric, ("le", b.bound), b.count, nil) }
-            if let sum = metric.sum { try line(&out, "_sum", metric, nil, sum, nil) }
-            try line(&out, "_count", metric, nil, metric.count ?? metric.buckets.last?.count ?? 0, nil)
+            if let sum = metric.sum { try line(&out, gauge ? "_gsum" : "_sum", metric, nil, sum, nil) }
+            try line(&out, gauge ? "_gcount" : "_count", metric, nil, metric.count ?? metric.buckets.last?.count ?? 0, nil)
         default:
             try line(&out, "", metric, nil, metric.value, metric.timestampMs)
         }
