@@ -3,6 +3,28 @@
 
 #include <curl/curl.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+// One malloc arena for the whole process (glibc). Not curl's, but this is the extension's
+// only C shim: Swift's Glibc module does not export mallopt.
+// Returns the heap pages start-up freed to the system (glibc keeps them otherwise): the
+// extension's steady state is far smaller than its start-up.
+static inline void gravel_release_free_heap(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
+static inline int gravel_use_one_malloc_arena(void) {
+#if defined(__GLIBC__)
+    return mallopt(M_ARENA_MAX, 1);
+#else
+    return 1;
+#endif
+}
+
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
 // These typed wrappers give each argument kind its own entry point.
 

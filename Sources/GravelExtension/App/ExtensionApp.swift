@@ -1,3 +1,4 @@
+import CCurl
 import Logging
 import NIOCore
 import NIOPosix
@@ -52,8 +53,9 @@ package final class ExtensionApp {
     package func run() -> Int32 {
         // One event loop per listener: a slow push from the function never delays the
         // telemetry deliveries the lifecycle waits for.
-        let pushLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let telemetryLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let pushLoop = loops.next()
+        let telemetryLoop = loops.next()
         let api = ExtensionsClient(runtimeAPI: config.runtimeAPI, logger: logger)
 
         // Bind first, so the function can push as soon as its init code runs.
@@ -93,6 +95,10 @@ package final class ExtensionApp {
                 "listen": "\(config.listen.host):\(config.listen.port)", "gateway": "\(config.gatewayURL)",
                 "flush": "\(config.flush)", "telemetry": "\(telemetryOn)",
             ])
+
+        // Start-up (configuration, registration, the listeners) is done: give back the heap
+        // pages it freed, so an idle sandbox holds only what the steady state needs.
+        gravel_release_free_heap()
 
         if config.initializationType == "snap-start" {
             // The snapshot is taken when Init ends, and whatever is buffered then would be
