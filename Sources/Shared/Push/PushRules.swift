@@ -28,6 +28,10 @@ public struct PushRules: Sendable {
 
     /// Whether a family would write a reserved name in either output format.
     public static func writesReservedName(_ family: String, type: MetricType) -> String? {
+        // Every name a family writes starts as the family's name does (a suffix added, or
+        // `_total` taken off), and every reserved name starts with `push_` or the prefix:
+        // the common family builds no name list at all on the push path.
+        guard family.hasPrefix("push_") || family.hasPrefix(reservedPrefix) else { return nil }
         for name in type.writtenNames(ofFamily: family) where reservedNames.contains(name) || name.hasPrefix(reservedPrefix) {
             return name
         }
@@ -41,13 +45,14 @@ public struct PushRules: Sendable {
         let groupKey = grouping.key
         let replacing = method == .put
         let excluded: LabelKey? = replacing ? groupKey : nil
-        let stored = replacing ? nil : view.group(groupKey)
-        var removed = replacing ? (view.group(groupKey)?.seriesCount ?? 0) : 0
+        let current = view.group(groupKey)
+        let stored = replacing ? nil : current
+        var removed = replacing ? (current?.seriesCount ?? 0) : 0
         var added = 0
         var newSeries: Set<SeriesIdentity> = []
         var claimedHere: [String: String] = [:]
 
-        if view.group(groupKey) == nil, view.groupCount >= maxGroups {
+        if current == nil, view.groupCount >= maxGroups {
             throw PushFailure(
                 .tooManyGroups,
                 "this push would create group \(grouping.displayName), over the limit of \(maxGroups) groups (\(maxGroupsSetting)); "
