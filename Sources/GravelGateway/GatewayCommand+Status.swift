@@ -9,6 +9,7 @@ extension GatewayCommand {
             ("max-series", String(maxSeries)),
             ("max-groups", String(maxGroups)),
             ("enable-openmetrics", String(enableOpenmetrics)),
+            ("push.enable-utf8-names", String(enableUTF8Names)),
             ("max-labels-per-series", String(maxLabelsPerSeries)),
             ("max-label-name-bytes", String(maxLabelNameBytes)),
             ("max-label-value-bytes", String(maxLabelValueBytes)),

@@ -32,6 +32,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Serve OpenMetrics to scrapers that prefer it in Accept (default: text 0.0.4 only, as the Pushgateway).")
     var enableOpenmetrics = false
 
+    @Flag(
+        name: .customLong("push.enable-utf8-names"),
+        help: "Accept UTF-8 metric and label names: quoted in bodies, U__-escaped in paths (as the Pushgateway's flag).")
+    var enableUTF8Names = false
+
     @Option(help: "Most labels of one series, path labels included.")
     var maxLabelsPerSeries = ParseLimits().maxLabelsPerSeries
 
@@ -154,6 +159,7 @@ struct GatewayCommand: AsyncParsableCommand {
         responder.parseLimits = ParseLimits(
             maxLabelsPerSeries: maxLabelsPerSeries, maxLabelNameBytes: maxLabelNameBytes,
             maxLabelValueBytes: maxLabelValueBytes, maxBuckets: maxBuckets, maxQuantiles: maxQuantiles)
+        responder.parseLimits.utf8Names = enableUTF8Names
         responder.authenticator = protection.authenticator
         responder.protectScrape = protectScrape
         responder.openMetrics = enableOpenmetrics

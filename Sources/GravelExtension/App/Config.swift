@@ -42,6 +42,9 @@ package struct Config: Sendable {
     package var flushTimeoutMs: Int
     package var maxSeries: Int
     package var cumulative: Bool
+    /// `GRAVEL_UTF8_NAMES`: accept UTF-8 metric and label names, as the gateway's
+    /// `--push.enable-utf8-names` (which the gateway needs too).
+    package var utf8Names: Bool
     package var platformMetrics: Bool
     package var logLevel: Logger.Level
     /// Where the Telemetry API listener binds (`0.0.0.0`, port 0 picks a free one).
@@ -120,6 +123,7 @@ package struct Config: Sendable {
         let memoryMB = env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"].flatMap { Int($0) }
         maxSeries = integer("GRAVEL_MAX_SERIES", default: Self.defaultMaxSeries(memoryMB: memoryMB), range: 1...100_000_000)
         cumulative = flag("GRAVEL_CUMULATIVE", default: false)
+        utf8Names = flag("GRAVEL_UTF8_NAMES", default: false)
         platformMetrics = flag("GRAVEL_PLATFORM_METRICS", default: true)
         telemetry = flag("GRAVEL_TELEMETRY", default: true)
         maxBackoff = .milliseconds(integer("GRAVEL_RETRY_MAX_BACKOFF_MS", default: 30_000, range: 0...3_600_000))

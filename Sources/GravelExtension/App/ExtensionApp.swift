@@ -60,7 +60,8 @@ package final class ExtensionApp {
 
         // Bind first, so the function can push as soon as its init code runs.
         let pushServer = PushServer(
-            store: store, defaultJob: config.job, maxBodyBytes: config.maxBodyBytes, clock: clock, logger: logger)
+            store: store, defaultJob: config.job, maxBodyBytes: config.maxBodyBytes, clock: clock, logger: logger,
+            utf8Names: config.utf8Names)
         var listenError: String? = nil
         do {
             _ = try HTTPServer.bind(

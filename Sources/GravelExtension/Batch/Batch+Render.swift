@@ -16,7 +16,10 @@ package struct FlushRequest: Sendable {
 
 extension BatchGroup {
     /// The request that replays this group's pushes at the gateway.
-    package func request() -> FlushRequest {
+    ///
+    /// - Parameter utf8Names: the batch may hold UTF-8 names (`GRAVEL_UTF8_NAMES`), sent
+    ///   quoted (text 1.0.0) and `U__`-escaped in the path, as the gateway reads them.
+    package func request(utf8Names: Bool = false) -> FlushRequest {
         switch operation {
         case .delete:
             return FlushRequest(method: .delete, path: grouping.path, body: [], entries: 0)
@@ -24,14 +27,17 @@ extension BatchGroup {
             let method: PushMethod = operation == .merge ? .post : .put
             if state.holdsNativeHistograms {
                 var writer = ProtobufWriter(capacity: 256 + entryCount * 64)
+                if utf8Names { writer.nameEscaping = .allowUTF8 }
                 render(into: &writer)
                 writer.finish()
                 return FlushRequest(
                     method: method, path: grouping.path, body: writer.takeBytes(), entries: entryCount, contentType: writer.contentType)
             }
             var writer = ExpositionWriter(format: .text, capacity: 256 + entryCount * 64)
+            if utf8Names { writer.nameEscaping = .allowUTF8 }
             render(into: &writer)
-            return FlushRequest(method: method, path: grouping.path, body: writer.bytes, entries: entryCount)
+            return FlushRequest(
+                method: method, path: grouping.path, body: writer.bytes, entries: entryCount, contentType: writer.contentType)
         }
     }
 

@@ -22,9 +22,11 @@ package final class GatewayClient {
     private let baseURL: String
     private let curl: CurlEasy
     private let logger: Logger
+    private let utf8Names: Bool
 
     package init(config: Config, logger: Logger) {
         self.baseURL = config.gatewayURL
+        self.utf8Names = config.utf8Names
         self.logger = logger
         // The flush honours http_proxy/https_proxy/ALL_PROXY/NO_PROXY: egress from a VPC
         // may have to go through one.
@@ -46,7 +48,7 @@ package final class GatewayClient {
                 outcome.retry.groups[key] = group
                 continue
             }
-            let request = group.request()
+            let request = group.request(utf8Names: utf8Names)
             var headers: [String] = []
             // The gateway applies a request with a key it has seen once only: a retry of a
             // request whose answer was lost (a freeze, a timeout) is not counted twice.

@@ -11,13 +11,25 @@ package struct PushServer: Sendable {
     package let maxBodyBytes: Int
     package let clock: SandboxClock
     package let logger: Logger
+    /// `GRAVEL_UTF8_NAMES`: names may be UTF-8, as with the gateway's `--push.enable-utf8-names`.
+    package let utf8Names: Bool
 
-    package init(store: BatchStore, defaultJob: String, maxBodyBytes: Int, clock: SandboxClock, logger: Logger) {
+    package init(
+        store: BatchStore, defaultJob: String, maxBodyBytes: Int, clock: SandboxClock, logger: Logger, utf8Names: Bool = false
+    ) {
+        self.utf8Names = utf8Names
         self.store = store
         self.defaultJob = defaultJob
         self.maxBodyBytes = maxBodyBytes
         self.clock = clock
         self.logger = logger
+    }
+
+    /// The gateway's default bounds on a push's series, with UTF-8 names as configured.
+    var limits: ParseLimits {
+        var limits = ParseLimits()
+        limits.utf8Names = utf8Names
+        return limits
     }
 
     package func respond(to request: LocalRequest) -> LocalResponse {
@@ -29,13 +41,13 @@ package struct PushServer: Sendable {
             return LocalResponse(status: .ok, body: "OK\n")
         }
         do throws(PushFailure) {
-            let route = try PushRoute(method: request.method.rawValue, path: path, defaultJob: defaultJob)
+            let route = try PushRoute(method: request.method.rawValue, path: path, defaultJob: defaultJob, utf8Names: utf8Names)
             switch route.method {
             case .post, .put:
                 let push = try PushBody.parse(
                     request.body, contentEncoding: request.headers.first(name: "Content-Encoding"),
                     contentType: request.headers.first(name: "Content-Type"), grouping: route.grouping,
-                    limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES")
+                    limit: maxBodyBytes, limitName: "GRAVEL_MAX_BODY_BYTES", limits: limits)
                 try store.push(push, to: route.grouping, method: route.method, arrivalMs: clock.wallMs())
                 logger.trace(
                     "push merged",

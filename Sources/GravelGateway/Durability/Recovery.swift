@@ -133,7 +133,8 @@ struct Recovery {
             case .post, .put:
                 let push = try PushBody.parse(
                     record.body, contentEncoding: record.contentEncoding, contentType: record.contentType,
-                    grouping: record.grouping, limit: WALFrame.maximumPayloadBytes, limitName: "the log's record limit")
+                    grouping: record.grouping, limit: WALFrame.maximumPayloadBytes, limitName: "the log's record limit",
+                    limits: .replay)
                 try store.push(
                     push, to: record.grouping, method: record.operation == .put ? .put : .post, now: record.arrival,
                     claim: claim, record: record)

@@ -47,7 +47,7 @@ struct GatewayResponder: HTTPResponder {
             if PushRoute.isPushPath(path), let denied = await authenticate(request, context) { return denied }
             let route: PushRoute
             do {
-                route = try PushRoute(method: request.method.rawValue, path: path)
+                route = try PushRoute(method: request.method.rawValue, path: path, utf8Names: parseLimits.utf8Names)
             } catch {
                 return refuse(error, request, context)
             }
@@ -155,9 +155,16 @@ struct GatewayResponder: HTTPResponder {
         let snapshot = store.snapshot()
         // Native histograms exist only in protobuf; without them the text formats say it all.
         let protobuf = Self.prefersProtobuf(request.headers[.accept], openMetrics: openMetrics) && snapshot.holdsNativeHistograms
-        var headers: HTTPFields = [
-            .contentType: protobuf ? ProtobufWriter(capacity: 0).contentType : ExpositionWriter(format: format, capacity: 0).contentType
-        ]
+        // With UTF-8 names on, names are written as the scraper asks (quoted, or escaped for
+        // a scraper that knows only the legacy names); off, every stored name is a legacy one.
+        let escaping: NameEscaping? =
+            parseLimits.utf8Names
+            ? HeaderList.escaping(for: Self.mediaTypes(protobuf: protobuf, format), in: request.headers[.accept]) : nil
+        var protobufType = ProtobufWriter(capacity: 0)
+        protobufType.nameEscaping = escaping
+        var textType = ExpositionWriter(format: format, capacity: 0)
+        textType.nameEscaping = escaping
+        var headers: HTTPFields = [.contentType: protobuf ? protobufType.contentType : textType.contentType]
         if gzip { headers[.contentEncoding] = "gzip" }
         if request.method == .head { return Response(status: .ok, headers: headers) }
         let seriesCount = store.seriesCount
@@ -187,13 +194,17 @@ struct GatewayResponder: HTTPResponder {
                 }
             }
             if protobuf {
-                try await stream(ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)) { out in
+                var out = ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)
+                out.nameEscaping = escaping
+                try await stream(out) { out in
                     metrics.render(
                         into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
                         pushedFamily: snapshot.holdsFamily(named:))
                 }
             } else {
-                try await stream(ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)) { out in
+                var out = ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
+                out.nameEscaping = escaping
+                try await stream(out) { out in
                     metrics.render(
                         into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
                         pushedFamily: snapshot.holdsFamily(named:))
@@ -202,6 +213,15 @@ struct GatewayResponder: HTTPResponder {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// The media types of the format a scrape gets, whose Accept entries name its escaping.
+    static func mediaTypes(protobuf: Bool, _ format: ExpositionFormat) -> Set<String> {
+        if protobuf { return [ProtobufWriter.mediaType] }
+        switch format {
+        case .text: return ["text/plain"]
+        case .openMetrics: return ["application/openmetrics-text"]
+        }
     }
 
     /// The size of each piece of a streamed scrape.

@@ -8,9 +8,12 @@ extension GroupingKey {
     /// Parses the path of a push request: `/metrics{/<label>/<value>}*`, with
     /// `<label>@base64/<value>` for URL-safe base64 values.
     ///
-    /// - Parameter defaultJob: used as `job` when the path names no job (the extension's
-    ///   `GRAVEL_JOB`); `nil` leaves such a group without a job label.
-    public init(path rawPath: String, defaultJob: String? = nil) throws(PathError) {
+    /// - Parameters:
+    ///   - defaultJob: used as `job` when the path names no job (the extension's
+    ///     `GRAVEL_JOB`); `nil` leaves such a group without a job label.
+    ///   - utf8Names: label names may be any UTF-8, written `U__`-escaped in the path
+    ///     (`U__my_2e_label` for `my.label`), as the Pushgateway's `--push.enable-utf8-names`.
+    public init(path rawPath: String, defaultJob: String? = nil, utf8Names: Bool = false) throws(PathError) {
         var path = Substring(rawPath)
         if let q = path.firstIndex(of: "?") { path = path[..<q] }
         guard path == "/metrics" || path.hasPrefix("/metrics/") else {
@@ -46,8 +49,19 @@ extension GroupingKey {
                 }
                 value = decoded
             }
-            guard LabelName.isValid(name) else {
-                throw PathError(message: "invalid label name in path: \(name.isEmpty ? "(empty)" : ErrorText.token(name))")
+            if utf8Names {
+                name = NameRules.unescapeValues(name)
+                if let problem = NameRules.problem(withUTF8Name: name.utf8) {
+                    throw PathError(message: "invalid label name in path: \(name.isEmpty ? "(empty)" : ErrorText.token(name)): \(problem)")
+                }
+            } else {
+                guard LabelName.isValid(name) else {
+                    throw PathError(
+                        message:
+                            "invalid label name in path: \(name.isEmpty ? "(empty)" : ErrorText.token(name))"
+                            + (name.utf8.contains(where: { $0 >= 0x80 || $0 == UInt8(ascii: ".") })
+                                ? "; UTF-8 label names need --push.enable-utf8-names and U__ escaping in the path" : ""))
+                }
             }
             guard !name.hasPrefix("__") else {
                 throw PathError(message: "label names starting with __ are reserved: \(ErrorText.token(name))")
@@ -85,15 +99,7 @@ extension GroupingKey {
 /// Label and metric name rules of the text formats.
 public enum LabelName {
     /// `[a-zA-Z_][a-zA-Z0-9_]*`
-    public static func isValid(_ name: String) -> Bool {
-        var first = true
-        for b in name.utf8 {
-            let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b == 0x5F || (!first && b >= 0x30 && b <= 0x39)
-            if !ok { return false }
-            first = false
-        }
-        return !first
-    }
+    public static func isValid(_ name: String) -> Bool { NameRules.isLegacyLabelName(name.utf8) }
 }
 
 /// URL-safe base64 (RFC 4648 §5) with optional padding, as the Pushgateway's `@base64` path values use.

@@ -6,8 +6,9 @@ public struct GroupingKey: Hashable, Sendable, CustomStringConvertible {
     public let labels: [(name: String, value: String)]
     /// The canonical form, also the group's identity.
     public let key: LabelKey
-    /// Names and escaped values as bytes, sorted by name, for the parser's hot path.
-    let escapedPairs: [(name: [UInt8], value: [UInt8])]
+    /// Names and escaped values as bytes, sorted by name, for the parser's hot path;
+    /// `quoted` for a UTF-8 name, which keys write in quotes.
+    let escapedPairs: [(name: [UInt8], value: [UInt8], quoted: Bool)]
 
     /// A label with an empty value is left out: Prometheus reads it as absent, so a group
     /// `{a="",job="v"}` and a group `{job="v"}` would expose the same series.
@@ -18,7 +19,7 @@ public struct GroupingKey: Hashable, Sendable, CustomStringConvertible {
         self.escapedPairs = sorted.map { pair in
             var value: [UInt8] = []
             LabelKey.appendEscaped(pair.value, to: &value)
-            return (Array(pair.name.utf8), value)
+            return (Array(pair.name.utf8), value, !NameRules.isLegacyLabelName(pair.name.utf8))
         }
     }
 
@@ -36,7 +37,9 @@ public struct GroupingKey: Hashable, Sendable, CustomStringConvertible {
     /// they hold a `/` or are empty, and percent-encoded otherwise.
     public var path: String {
         var path = "/metrics"
-        for (name, value) in labels {
+        for (label, value) in labels {
+            // A UTF-8 label name travels `U__`-escaped, as a gateway with UTF-8 names reads it.
+            let name = String(decoding: NameRules.escape(Array(label.utf8), .values, label: true), as: UTF8.self)
             if value.isEmpty || value.contains("/") {
                 path += "/\(name)@base64/" + Base64URL.encode(Array(value.utf8))
             } else {

@@ -33,7 +33,7 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         var out: [UInt8] = []
         for (i, (name, value)) in labels.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: name.utf8)
+            LabelKey.appendName(name, to: &out)
             out.append(contentsOf: #"=""#.utf8)
             LabelKey.appendEscaped(value, to: &out)
             out.append(UInt8(ascii: "\""))
@@ -56,9 +56,19 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         var i = 0
         let b = bytes
         while i < b.count {
-            let nameStart = i
-            while b[i] != UInt8(ascii: "=") { i += 1 }
-            let name = String(decoding: b[nameStart..<i], as: UTF8.self)
+            let name: String
+            if b[i] == UInt8(ascii: "\"") {
+                // A UTF-8 name, quoted: `"my.label"="value"`.
+                let contentStart = i + 1
+                i = contentStart
+                while b[i] != UInt8(ascii: "\"") { i += 1 }
+                name = String(decoding: b[contentStart..<i], as: UTF8.self)
+                i += 1
+            } else {
+                let nameStart = i
+                while b[i] != UInt8(ascii: "=") { i += 1 }
+                name = String(decoding: b[nameStart..<i], as: UTF8.self)
+            }
             i += 2  // `="`
             var value: [UInt8] = []
             while b[i] != UInt8(ascii: "\"") {
@@ -101,6 +111,28 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
                 return c != 0 ? c < 0 : l.count < r.count
             }
         }
+    }
+
+    /// Appends a label name as a key holds it: quoted when it is not a legacy name.
+    public static func appendName(_ name: String, to out: inout [UInt8]) {
+        if NameRules.isLegacyLabelName(name.utf8) {
+            out.append(contentsOf: name.utf8)
+        } else {
+            NameRules.appendQuoted(name.utf8, to: &out)
+        }
+    }
+
+    /// Whether the key holds a quoted (UTF-8) label name. Values escape their quotes, so an
+    /// unescaped `"` at the start or after a `,` opens a name.
+    public var hasQuotedName: Bool {
+        guard let first = bytes.first else { return false }
+        if first == UInt8(ascii: "\"") { return true }
+        var previous: UInt8 = 0
+        for b in bytes {
+            if b == UInt8(ascii: "\""), previous == UInt8(ascii: ",") { return true }
+            previous = b
+        }
+        return false
     }
 
     /// Appends a label value escaped for the text formats (`\\`, `\"`, `\n`).

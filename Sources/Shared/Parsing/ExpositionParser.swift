@@ -129,6 +129,8 @@ public struct ExpositionParser {
         /// A grouping label of the same name wins over this one, or the value is empty:
         /// either way the label is not part of the key.
         var overridden = false
+        /// A UTF-8 name, written in quotes in the key (the span is the name between them).
+        var quoted = false
     }
 
     let p: UnsafePointer<UInt8>
@@ -136,7 +138,7 @@ public struct ExpositionParser {
     /// Byte classes: 1 = label name byte, 2 = metric name byte.
     let classes = byteClassTable.utf8Start
     let format: ExpositionFormat
-    let grouping: [(name: [UInt8], value: [UInt8])]
+    let grouping: [(name: [UInt8], value: [UInt8], quoted: Bool)]
     let limits: ParseLimits
     /// Whether a path label names a bound label, which the buckets or quantiles would repeat.
     let groupingHasLe: Bool
@@ -227,14 +229,21 @@ public struct ExpositionParser {
         }
         skipSpaces(&i, end)
         let nameStart = i
-        while i < end, isNameByte(p[i]) { i += 1 }
-        guard i > nameStart, !isDigit(p[nameStart]) else {
-            throw error(.invalidName, "\(ErrorText.token(keyword)) line needs a valid metric name", at: nameStart)
+        let name: String
+        if i < end, p[i] == UInt8(ascii: "\"") {
+            let quoted = try quotedName(from: i, to: end, .invalidName, "metric name")
+            name = string(quoted.start, quoted.end)
+            i = quoted.next
+        } else {
+            while i < end, isNameByte(p[i]) { i += 1 }
+            guard i > nameStart, !isDigit(p[nameStart]) else {
+                throw error(.invalidName, "\(ErrorText.token(keyword)) line needs a valid metric name", at: nameStart)
+            }
+            name = string(nameStart, i)
         }
         guard i == end || p[i] == 0x20 || p[i] == 0x09 else {
             throw error(.invalidName, "invalid character in metric name", at: i)
         }
-        let name = string(nameStart, i)
         skipSpaces(&i, end)
         var declaration = declarations[name] ?? Declaration()
         switch keyword {
@@ -327,21 +336,45 @@ public struct ExpositionParser {
 
     mutating func parseSample(from start: Int, to end: Int) throws(ExpositionError) {
         var i = start
-        while i < end, isNameByte(p[i]) { i += 1 }
-        let nameEnd = i
-        guard nameEnd > start, !isDigit(p[start]) else {
-            throw error(.invalidName, "expected a metric name, a comment or a blank line", at: start)
-        }
         if labels.capacity > 1024 { labels = [] }  // Do not keep a hostile line's span buffer for the rest.
-        let (index, role) = try resolve(start, nameEnd)
-
-        labels.removeAll(keepingCapacity: true)
-        skipSpaces(&i, end)
-        if i < end, p[i] == UInt8(ascii: "{") {
-            i = try parseLabels(from: i + 1, to: end)
+        let index: Int
+        let role: Role
+        if p[start] == UInt8(ascii: "{") {
+            // `{"my.metric","my.label"="v"} 1`: a UTF-8 name is the first item between the braces.
+            i += 1
             skipSpaces(&i, end)
-        } else if i == nameEnd, i < end {
-            throw error(.invalidName, "invalid character in metric name", at: i)
+            guard i < end, p[i] == UInt8(ascii: "\"") else {
+                throw error(.invalidName, "expected a quoted metric name after {", at: i)
+            }
+            let quoted = try quotedName(from: i, to: end, .invalidName, "metric name")
+            (index, role) = try resolve(name: string(quoted.start, quoted.end), at: start)
+            i = quoted.next
+            skipSpaces(&i, end)
+            labels.removeAll(keepingCapacity: true)
+            if i < end, p[i] == UInt8(ascii: ",") {
+                i = try parseLabels(from: i + 1, to: end)
+            } else if i < end, p[i] == UInt8(ascii: "}") {
+                i += 1
+            } else {
+                throw error(.invalidName, "expected , or } after the quoted metric name", at: i)
+            }
+            skipSpaces(&i, end)
+        } else {
+            while i < end, isNameByte(p[i]) { i += 1 }
+            let nameEnd = i
+            guard nameEnd > start, !isDigit(p[start]) else {
+                throw error(.invalidName, "expected a metric name, a comment or a blank line", at: start)
+            }
+            (index, role) = try resolve(start, nameEnd)
+
+            labels.removeAll(keepingCapacity: true)
+            skipSpaces(&i, end)
+            if i < end, p[i] == UInt8(ascii: "{") {
+                i = try parseLabels(from: i + 1, to: end)
+                skipSpaces(&i, end)
+            } else if i == nameEnd, i < end {
+                throw error(.invalidName, "invalid character in metric name", at: i)
+            }
         }
 
         let valueStart = i
@@ -391,12 +424,20 @@ public struct ExpositionParser {
             skipSpaces(&i, end)
             guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
             if p[i] == UInt8(ascii: "}") { return i + 1 }
-            let nameStart = i
-            while i < end, isLabelNameByte(p[i]) { i += 1 }
-            guard i > nameStart, !isDigit(p[nameStart]) else {
-                throw error(.invalidLabel, "expected a label name", at: nameStart)
+            var nameStart = i
+            var nameEnd: Int
+            var quotedName = false
+            if p[i] == UInt8(ascii: "\"") {
+                let quoted = try self.quotedName(from: i, to: end, .invalidLabel, "label name")
+                (nameStart, nameEnd, i) = (quoted.start, quoted.end, quoted.next)
+                quotedName = !NameRules.isLegacyLabelName(UnsafeBufferPointer(start: p + nameStart, count: nameEnd - nameStart))
+            } else {
+                while i < end, isLabelNameByte(p[i]) { i += 1 }
+                guard i > nameStart, !isDigit(p[nameStart]) else {
+                    throw error(.invalidLabel, "expected a label name", at: nameStart)
+                }
+                nameEnd = i
             }
-            let nameEnd = i
             if nameEnd - nameStart >= 2, p[nameStart] == 0x5F, p[nameStart + 1] == 0x5F {
                 throw error(.invalidLabel, "label names starting with __ are reserved: \(token(nameStart, nameEnd))", at: nameStart)
             }
@@ -474,7 +515,7 @@ public struct ExpositionParser {
             labels.append(
                 LabelSpan(
                     nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd,
-                    overridden: valueEnd == valueStart))
+                    overridden: valueEnd == valueStart, quoted: quotedName))
             skipSpaces(&i, end)
             guard i < end else { throw error(.invalidLabel, "label set is not closed with }", at: i) }
             if p[i] == UInt8(ascii: ",") {
@@ -520,6 +561,38 @@ public struct ExpositionParser {
         lastNameLength = length
         lastResolved = result
         return result
+    }
+
+    /// The same for a name read between quotes (a UTF-8 name, which has no span of its own to compare).
+    mutating func resolve(name: String, at column: Int) throws(ExpositionError) -> (Int, Role) {
+        lastNameStart = -1
+        if let cached = resolved[name] { return cached }
+        let result = try resolveNew(name, at: column)
+        resolved[name] = result
+        return result
+    }
+
+    /// Reads `"name"` from the opening quote: the name's bytes and the index after the closing quote.
+    func quotedName(
+        from start: Int, to end: Int, _ code: ExpositionError.Code, _ what: StaticString
+    ) throws(ExpositionError) -> (start: Int, end: Int, next: Int) {
+        guard limits.utf8Names else {
+            throw error(code, "a quoted \(what) is a UTF-8 name; UTF-8 names need \(ParseLimits.Flag.utf8Names)", at: start)
+        }
+        let contentStart = start + 1
+        var i = contentStart
+        while i < end, p[i] != UInt8(ascii: "\""), p[i] != UInt8(ascii: "\\") { i += 1 }
+        guard i < end, p[i] == UInt8(ascii: "\"") else {
+            throw error(code, i < end ? "a \(what) cannot contain \\" : "\(what) is not closed with \"", at: i < end ? i : start)
+        }
+        let content = UnsafeBufferPointer(start: p + contentStart, count: i - contentStart)
+        if let problem = NameRules.problem(withUTF8Name: content) {
+            throw error(code, "invalid \(what) \"\(token(contentStart, i))\": \(problem)", at: contentStart)
+        }
+        guard UTF8Validation.isValid(p + contentStart, i - contentStart) else {
+            throw error(.invalidUTF8, "\(what) is not valid UTF-8", at: contentStart)
+        }
+        return (contentStart, i, i + 1)
     }
 
     mutating func resolveNew(_ name: String, at column: Int) throws(ExpositionError) -> (Int, Role) {
@@ -855,7 +928,7 @@ public struct ExpositionParser {
                 }
                 if g < grouping.count && c == 0 { spans[k].overridden = true }
                 if !spans[k].overridden {
-                    length += ls + (span.valueEnd - span.valueStart) + 3
+                    length += ls + (span.valueEnd - span.valueStart) + (span.quoted ? 5 : 3)
                     pairs += 1
                 }
             }
@@ -865,10 +938,13 @@ public struct ExpositionParser {
             let span = labels[duplicate]
             throw error(.duplicateLabel, "label \(token(span.nameStart, span.nameEnd)) appears twice", at: span.nameStart)
         }
+        if limits.utf8Names, labels.contains(where: \.quoted) || grouping.contains(where: \.quoted) {
+            try checkEscapedLabelNames()
+        }
         var length = sorted.length
         var pairs = sorted.pairs
         for pair in grouping {
-            length += pair.name.count + pair.value.count + 3
+            length += pair.name.count + pair.value.count + (pair.quoted ? 5 : 3)
             pairs += 1
         }
         if pairs > limits.maxLabelsPerSeries {
@@ -907,8 +983,17 @@ public struct ExpositionParser {
                     o += 1
                 }
                 if useGrouping {
+                    let quoted = grouping[g].quoted
+                    if quoted {
+                        o.pointee = UInt8(ascii: "\"")
+                        o += 1
+                    }
                     for b in grouping[g].name {
                         o.pointee = b
+                        o += 1
+                    }
+                    if quoted {
+                        o.pointee = UInt8(ascii: "\"")
                         o += 1
                     }
                     o[0] = UInt8(ascii: "=")
@@ -921,8 +1006,16 @@ public struct ExpositionParser {
                     g += 1
                 } else {
                     let span = labels[k]
+                    if span.quoted {
+                        o.pointee = UInt8(ascii: "\"")
+                        o += 1
+                    }
                     o.update(from: p + span.nameStart, count: span.nameEnd - span.nameStart)
                     o += span.nameEnd - span.nameStart
+                    if span.quoted {
+                        o.pointee = UInt8(ascii: "\"")
+                        o += 1
+                    }
                     o[0] = UInt8(ascii: "=")
                     o[1] = UInt8(ascii: "\"")
                     o += 2
@@ -934,6 +1027,25 @@ public struct ExpositionParser {
                 o += 1
             }
             count = o - start
+        }
+    }
+
+    /// A series' label names must stay distinct in a scrape that escapes them (`a.b` and
+    /// `a_b` are both `a_b` with underscores, Prometheus's default), or it repeats a label.
+    func checkEscapedLabelNames() throws(ExpositionError) {
+        var seen: [[UInt8]: [UInt8]] = [:]
+        let names =
+            labels.filter { !$0.overridden }.map { Array(UnsafeBufferPointer(start: p + $0.nameStart, count: $0.nameEnd - $0.nameStart)) }
+            + grouping.map(\.name)
+        for name in names {
+            let escaped = NameRules.escape(name, .underscores, label: true)
+            if let other = seen[escaped], other != name {
+                throw error(
+                    .duplicateLabel,
+                    "labels \"\(String(decoding: other, as: UTF8.self))\" and \"\(String(decoding: name, as: UTF8.self))\" would both be \(String(decoding: escaped, as: UTF8.self)) to a scraper without UTF-8 names; rename one",
+                    at: lineStart)
+            }
+            seen[escaped] = name
         }
     }
 

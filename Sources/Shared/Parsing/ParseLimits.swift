@@ -16,6 +16,9 @@ public struct ParseLimits: Sendable, Hashable {
     /// and bytes of text a protobuf body translates to. A path label is copied into every
     /// line and a protobuf bucket repeats its series' labels: this is what bounds them.
     public var maxExpandedBytes: Int
+    /// Whether metric and label names may be any UTF-8, quoted in the body
+    /// (`{"my.metric","my.label"="v"}`) and `U__`-escaped in paths (`--push.enable-utf8-names`).
+    public var utf8Names = false
 
     public init(
         maxLabelsPerSeries: Int = 64,
@@ -32,6 +35,19 @@ public struct ParseLimits: Sendable, Hashable {
         self.maxQuantiles = maxQuantiles
         self.maxExpandedBytes = maxExpandedBytes
     }
+
+    /// For a push that was accepted before (a log record replayed): it passed the limits
+    /// in force then, which may have been higher than the defaults, or had UTF-8 names on.
+    public static let replay: ParseLimits = {
+        // Far above any flag's sensible value, and far enough below Int.max that the
+        // parser's arithmetic on them (room for `le` and `clearmode`) cannot overflow.
+        let unbounded = 1 << 40
+        var limits = ParseLimits(
+            maxLabelsPerSeries: unbounded, maxLabelNameBytes: unbounded, maxLabelValueBytes: unbounded, maxBuckets: unbounded,
+            maxQuantiles: unbounded)
+        limits.utf8Names = true
+        return limits
+    }()
 
     /// `maxExpandedBytes` is this multiple of the body limit: an ordinary push writes out to
     /// about its own size plus its path labels on every line.
@@ -53,5 +69,6 @@ public struct ParseLimits: Sendable, Hashable {
         public static let buckets = "--max-buckets"
         public static let quantiles = "--max-quantiles"
         public static let expandedBytes = "\(ParseLimits.expansionFactor) × --max-body-bytes"
+        public static let utf8Names = "--push.enable-utf8-names (GRAVEL_UTF8_NAMES=true in the extension)"
     }
 }

@@ -55,7 +55,7 @@ public enum ProtobufExposition {
                 throw ExpositionError(.syntax, "protobuf: metric family \(index) is truncated", line: 0)
             }
             let message = reader.sub(Int(length))
-            let family = try decodeFamily(message, index: index)
+            let family = try decodeFamily(message, index: index, utf8Names: limits.utf8Names)
             // Two messages for one name are one family, as the Pushgateway merges them: its
             // metrics follow the first message's, under one header.
             if let type = declared[family.name] {
@@ -105,6 +105,8 @@ public enum ProtobufExposition {
         var name = ""
         var help: String?
         var type: UInt64 = MetricsProto.MetricType.untyped
+        /// Whether the name is a legacy one, written without quotes.
+        var legacyName = true
     }
 
     struct Metric {
@@ -120,7 +122,7 @@ public enum ProtobufExposition {
         var timestampMs: Int64?
     }
 
-    static func decodeFamily(_ r: WireReader, index: Int) throws(ExpositionError) -> Family {
+    static func decodeFamily(_ r: WireReader, index: Int, utf8Names: Bool) throws(ExpositionError) -> Family {
         typealias F = MetricsProto.MetricFamily
         typealias W = MetricsProto.Wire
         var r = r
@@ -137,22 +139,25 @@ public enum ProtobufExposition {
         guard !family.name.isEmpty else {
             throw ExpositionError(.invalidName, "protobuf: metric family \(index) has no name", line: 0)
         }
-        // The name is written into text lines as it is: anything but name bytes would
-        // change what the lines say.
-        guard Self.isMetricName(family.name) else {
-            throw ExpositionError(.invalidName, "protobuf: invalid metric name \(ErrorText.token(family.name))", line: 0)
-        }
+        // The name is written into text lines as it is (quoted when it is a UTF-8 name):
+        // anything else would change what the lines say.
+        family.legacyName = NameRules.isLegacyMetricName(family.name.utf8)
+        try checkName(family.name, utf8Names: utf8Names, legacy: family.legacyName, "metric name")
         return family
     }
 
-    static func isMetricName(_ name: String) -> Bool {
-        var first = true
-        for b in name.utf8 {
-            let letter = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b == 0x5F || b == 0x3A
-            guard letter || (!first && b >= 0x30 && b <= 0x39) else { return false }
-            first = false
+    static func checkName(_ name: String, utf8Names: Bool, legacy: Bool, _ what: String) throws(ExpositionError) {
+        if legacy { return }
+        let code: ExpositionError.Code = what == "label name" ? .invalidLabel : .invalidName
+        guard utf8Names else {
+            throw ExpositionError(
+                code,
+                "protobuf: invalid \(what) \(name.isEmpty ? "(empty)" : ErrorText.token(name))"
+                    + (name.isEmpty ? "" : "; UTF-8 names need \(ParseLimits.Flag.utf8Names)"), line: 0)
         }
-        return !first
+        if let problem = NameRules.problem(withUTF8Name: name.utf8) {
+            throw ExpositionError(code, "protobuf: invalid \(what) \(ErrorText.token(name)): \(problem)", line: 0)
+        }
     }
 
     static func decodeMetric(_ r: WireReader, limits: ParseLimits) throws(ExpositionError) -> Metric {
@@ -176,10 +181,7 @@ public enum ProtobufExposition {
                     default: try pair.skip(w)
                     }
                 }
-                guard LabelName.isValid(name) else {
-                    throw ExpositionError(
-                        .invalidLabel, "protobuf: invalid label name \(name.isEmpty ? "(empty)" : ErrorText.token(name))", line: 0)
-                }
+                try checkName(name, utf8Names: limits.utf8Names, legacy: LabelName.isValid(name), "label name")
                 // Room for clearmode and le or quantile, as in the text parser.
                 guard metric.labels.count < limits.maxLabelsPerSeries + 2 else {
                     throw ExpositionError(
@@ -285,13 +287,24 @@ extension ProtobufExposition.Family {
         }
     }
 
+    /// The family's name as metadata lines write it: quoted when it is a UTF-8 name.
+    func appendName(to out: inout [UInt8]) {
+        if legacyName {
+            out.append(contentsOf: name.utf8)
+        } else {
+            NameRules.appendQuoted(name.utf8, to: &out)
+        }
+    }
+
     /// Writes `# HELP` and `# TYPE`.
     func appendHeader(to out: inout ProtobufExposition.TextOut) throws(ExpositionError) {
         guard let typeName else {
             throw ExpositionError(.metadata, "protobuf: \(ErrorText.token(name)) has unknown metric type \(type)", line: 0)
         }
         if let help, !help.isEmpty {
-            out.bytes.append(contentsOf: "# HELP \(name) ".utf8)
+            out.bytes.append(contentsOf: "# HELP ".utf8)
+            appendName(to: &out.bytes)
+            out.bytes.append(0x20)
             for b in help.utf8 {
                 switch b {
                 case 0x5C: out.bytes.append(contentsOf: [0x5C, 0x5C])
@@ -301,7 +314,9 @@ extension ProtobufExposition.Family {
             }
             out.bytes.append(0x0A)
         }
-        out.bytes.append(contentsOf: "# TYPE \(name) \(typeName)\n".utf8)
+        out.bytes.append(contentsOf: "# TYPE ".utf8)
+        appendName(to: &out.bytes)
+        out.bytes.append(contentsOf: " \(typeName)\n".utf8)
         try out.check()
     }
 
@@ -333,14 +348,20 @@ extension ProtobufExposition.Family {
         _ out: inout ProtobufExposition.TextOut, _ suffix: String, _ metric: ProtobufExposition.Metric,
         _ bound: (String, Double)?, _ value: Double, _ timestampMs: Int64?
     ) throws(ExpositionError) {
-        out.bytes.append(contentsOf: name.utf8)
-        out.bytes.append(contentsOf: suffix.utf8)
-        out.bytes.append(UInt8(ascii: "{"))
         var first = true
+        if legacyName {
+            out.bytes.append(contentsOf: name.utf8)
+            out.bytes.append(contentsOf: suffix.utf8)
+            out.bytes.append(UInt8(ascii: "{"))
+        } else {
+            out.bytes.append(UInt8(ascii: "{"))
+            NameRules.appendQuoted((name + suffix).utf8, to: &out.bytes)
+            first = false
+        }
         for (labelName, labelValue) in metric.labels {
             if !first { out.bytes.append(UInt8(ascii: ",")) }
             first = false
-            out.bytes.append(contentsOf: labelName.utf8)
+            LabelKey.appendName(labelName, to: &out.bytes)
             out.bytes.append(contentsOf: "=\"".utf8)
             LabelKey.appendEscaped(labelValue, to: &out.bytes)
             out.bytes.append(UInt8(ascii: "\""))

@@ -18,9 +18,11 @@ public struct PushRoute: Sendable, Equatable {
 
     /// Parses a request's method and path (the query, if any, is ignored).
     ///
-    /// - Parameter defaultJob: the `job` of a push that names none (the extension's
-    ///   `GRAVEL_JOB`); `nil` leaves such a group without a job label.
-    public init(method: String, path: String, defaultJob: String? = nil) throws(PushFailure) {
+    /// - Parameters:
+    ///   - defaultJob: the `job` of a push that names none (the extension's
+    ///     `GRAVEL_JOB`); `nil` leaves such a group without a job label.
+    ///   - utf8Names: path label names may be `U__`-escaped UTF-8 names.
+    public init(method: String, path: String, defaultJob: String? = nil, utf8Names: Bool = false) throws(PushFailure) {
         let withoutQuery = path.firstIndex(of: "?").map { path[..<$0] } ?? Substring(path)
         guard Self.isPushPath(withoutQuery) else {
             throw PushFailure(.notFound, "not found: \(PushFailure.clip(String(withoutQuery))); push to /metrics/job/<job>")
@@ -30,7 +32,7 @@ public struct PushRoute: Sendable, Equatable {
                 .methodNotAllowed, "method \(PushFailure.clip(method)) not allowed on a push path; use \(Self.allowedMethods)")
         }
         do {
-            grouping = try GroupingKey(path: String(withoutQuery), defaultJob: defaultJob)
+            grouping = try GroupingKey(path: String(withoutQuery), defaultJob: defaultJob, utf8Names: utf8Names)
         } catch {
             throw PushFailure(.badPath, error.message)
         }

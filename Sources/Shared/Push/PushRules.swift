@@ -129,6 +129,15 @@ extension MetricType {
     /// write the same name (`foo_sum` of a histogram `foo` and an untyped `foo_sum`; a
     /// counter `foo` and a counter `foo_total`).
     public func exposedNames(ofFamily name: String) -> [String] {
+        let names = legacyExposedNames(ofFamily: name)
+        guard !NameRules.isLegacyMetricName(name.utf8) else { return names }
+        // A UTF-8 name also claims what it becomes in a scrape that asks for no escaping
+        // (underscores, Prometheus's default): `my.metric` and `my_metric` would otherwise
+        // be one family to such a scraper.
+        return names + names.map { String(decoding: NameRules.escape(Array($0.utf8), .underscores), as: UTF8.self) }
+    }
+
+    private func legacyExposedNames(ofFamily name: String) -> [String] {
         switch self {
         case .counter:
             // OpenMetrics writes the samples of a counter `foo` as `foo_total`. The metadata

@@ -12,6 +12,22 @@ public struct ExpositionWriter {
     public var addsEmptyInstance = false
     /// Where the current series' key takes `instance=""` (a byte offset), if it does.
     private var instanceInsertion: Int? = nil
+    /// How names outside the legacy character set are written; `nil` when the store can
+    /// hold none (UTF-8 names off), so no name is looked at.
+    public var nameEscaping: NameEscaping? = nil
+    /// How the current series writes its sample name.
+    private var sampleName = SampleName.plain
+    /// Escaped sample names, by the name they stand for (a family writes a few).
+    private var escapedNames: [[UInt8]: [UInt8]] = [:]
+
+    private enum SampleName {
+        /// As it is: a legacy name, or any name with UTF-8 names off.
+        case plain
+        /// `{"my.metric",...}`: a UTF-8 name in a scrape that allows them.
+        case quoted
+        /// Through ``NameRules/escape(_:_:label:)`` with the name's suffix.
+        case escaped(NameEscaping)
+    }
 
     public init(format: ExpositionFormat, capacity: Int = 4096) {
         self.format = format
@@ -21,9 +37,13 @@ public struct ExpositionWriter {
 
     /// The `Content-Type` of what this writer produces.
     public var contentType: String {
-        switch format {
-        case .text: "text/plain; version=0.0.4; charset=utf-8"
-        case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        switch (format, nameEscaping) {
+        case (.text, nil): "text/plain; version=0.0.4; charset=utf-8"
+        case (.openMetrics, nil): "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        // Text 1.0.0 is 0.0.4 with quoted UTF-8 names.
+        case (.text, .allowUTF8?): "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+        case (.text, let scheme?): "text/plain; version=0.0.4; charset=utf-8; escaping=\(scheme.rawValue)"
+        case (.openMetrics, let scheme?): "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=\(scheme.rawValue)"
         }
     }
 
@@ -39,7 +59,7 @@ public struct ExpositionWriter {
     public mutating func writeHeader(metadataName: String, type: MetricType, help: String?) {
         if let help {
             append("# HELP ")
-            append(metadataName)
+            appendMetadataName(metadataName)
             bytes.append(0x20)
             for b in help.utf8 {
                 switch b {
@@ -58,7 +78,7 @@ public struct ExpositionWriter {
             bytes.append(0x0A)
         }
         append("# TYPE ")
-        append(metadataName)
+        appendMetadataName(metadataName)
         bytes.append(0x20)
         append(format == .openMetrics ? type.openMetricsName : type.textName)
         bytes.append(0x0A)
@@ -74,6 +94,18 @@ public struct ExpositionWriter {
         name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue,
         extraLabel: [UInt8]? = nil, timestampMs: Int64? = nil
     ) {
+        var key = key
+        if let nameEscaping {
+            let legacy = NameRules.isLegacyMetricName(name)
+            switch nameEscaping {
+            case .allowUTF8: sampleName = legacy ? .plain : .quoted
+            case .dots: sampleName = .escaped(.dots)
+            case .underscores, .values: sampleName = legacy ? .plain : .escaped(nameEscaping)
+            }
+            if nameEscaping == .dots || (nameEscaping != .allowUTF8 && key.hasQuotedName) {
+                key = LabelKey(bytes: Self.escapeNames(in: key.bytes, nameEscaping))
+            }
+        }
         instanceInsertion = addsEmptyInstance ? Self.emptyInstanceInsertion(in: key.bytes) : nil
         switch value {
         case .scalar(let v):
@@ -126,11 +158,27 @@ public struct ExpositionWriter {
         _ name: [UInt8], suffix: StaticString, _ key: LabelKey, _ extra: [UInt8]?,
         _ boundLabel: StaticString?, _ bound: Double?, _ value: Double, _ timestampMs: Int64?
     ) {
-        bytes.append(contentsOf: name)
-        if suffix.utf8CodeUnitCount > 0 { append(suffix) }
+        var quotedName = false
+        switch sampleName {
+        case .plain:
+            bytes.append(contentsOf: name)
+            if suffix.utf8CodeUnitCount > 0 { append(suffix) }
+        case .quoted:
+            quotedName = true
+        case .escaped(let scheme):
+            appendEscapedName(name, suffix, scheme)
+        }
         let hasLabels = !key.bytes.isEmpty || extra != nil || boundLabel != nil || instanceInsertion != nil
-        if hasLabels {
+        if quotedName {
             bytes.append(UInt8(ascii: "{"))
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: name)
+            if suffix.utf8CodeUnitCount > 0 { append(suffix) }
+            bytes.append(UInt8(ascii: "\""))
+            if hasLabels { bytes.append(UInt8(ascii: ",")) } else { bytes.append(UInt8(ascii: "}")) }
+        }
+        if hasLabels {
+            if !quotedName { bytes.append(UInt8(ascii: "{")) }
             if let at = instanceInsertion {
                 // The key is sorted by label name; `instance=""` goes where it sorts.
                 key.bytes.withUnsafeBufferPointer { keyBytes in
@@ -193,8 +241,17 @@ public struct ExpositionWriter {
         let n = key.count
         while i < n {
             let nameStart = i
-            while i < n, key[i] != UInt8(ascii: "=") { i += 1 }
-            let name = key[nameStart..<i]
+            let name: ArraySlice<UInt8>
+            if key[i] == UInt8(ascii: "\"") {
+                // A quoted UTF-8 name (which holds no quote itself); the key sorts by what is inside.
+                i += 1
+                while i < n, key[i] != UInt8(ascii: "\"") { i += 1 }
+                name = key[(nameStart + 1)..<i]
+                i += 1
+            } else {
+                while i < n, key[i] != UInt8(ascii: "=") { i += 1 }
+                name = key[nameStart..<i]
+            }
             if name.elementsEqual(target) { return nil }
             if !name.lexicographicallyPrecedes(target) { return nameStart }
             // Skip `="value"`, minding escapes, and the comma after it.
@@ -203,6 +260,64 @@ public struct ExpositionWriter {
             i += 2
         }
         return n
+    }
+
+    /// A family's name in `# HELP` and `# TYPE`, as ``nameEscaping`` writes it.
+    private mutating func appendMetadataName(_ name: String) {
+        guard let nameEscaping, nameEscaping == .dots || !NameRules.isLegacyMetricName(name.utf8) else {
+            append(name)
+            return
+        }
+        if nameEscaping == .allowUTF8 {
+            NameRules.appendQuoted(name.utf8, to: &bytes)
+        } else {
+            bytes.append(contentsOf: NameRules.escape(Array(name.utf8), nameEscaping))
+        }
+    }
+
+    /// A sample name with its suffix, escaped as a whole (`values` and `dots` escape the
+    /// suffix's `_` too), remembered for the family's other lines.
+    private mutating func appendEscapedName(_ name: [UInt8], _ suffix: StaticString, _ scheme: NameEscaping) {
+        var full = name
+        full.append(contentsOf: UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
+        if let cached = escapedNames[full] {
+            bytes.append(contentsOf: cached)
+            return
+        }
+        let escaped = NameRules.escape(full, scheme)
+        if escapedNames.count > 4096 { escapedNames.removeAll(keepingCapacity: true) }
+        escapedNames[full] = escaped
+        bytes.append(contentsOf: escaped)
+    }
+
+    /// A canonical key with every label name escaped by `scheme` (the values stay as they are).
+    static func escapeNames(in key: [UInt8], _ scheme: NameEscaping) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(key.count + 8)
+        var i = 0
+        let n = key.count
+        while i < n {
+            let name: ArraySlice<UInt8>
+            if key[i] == UInt8(ascii: "\"") {
+                let start = i + 1
+                i = start
+                while i < n, key[i] != UInt8(ascii: "\"") { i += 1 }
+                name = key[start..<i]
+                i += 1
+            } else {
+                let start = i
+                while i < n, key[i] != UInt8(ascii: "=") { i += 1 }
+                name = key[start..<i]
+            }
+            out.append(contentsOf: NameRules.escape(Array(name), scheme, label: true))
+            // `="value"` and the comma after it, minding escapes.
+            let valueStart = i
+            i += 2
+            while i < n, key[i] != UInt8(ascii: "\"") { i += key[i] == UInt8(ascii: "\\") ? 2 : 1 }
+            i = min(i + 2, n)
+            out.append(contentsOf: key[valueStart..<i])
+        }
+        return out
     }
 
     private mutating func append(_ s: StaticString) {

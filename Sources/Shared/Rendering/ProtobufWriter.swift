@@ -14,6 +14,9 @@ public struct ProtobufWriter: ScrapeWriter {
     private var value: [UInt8] = []
 
     public static let mediaType = "application/vnd.google.protobuf"
+    /// How names outside the legacy character set are written; `nil` with UTF-8 names off.
+    /// Protobuf carries any name as it is, so only schemes other than `allow-utf-8` change them.
+    public var nameEscaping: NameEscaping? = nil
 
     public init(capacity: Int = 4096) {
         bytes = []
@@ -21,7 +24,8 @@ public struct ProtobufWriter: ScrapeWriter {
     }
 
     public var contentType: String {
-        "\(Self.mediaType); proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        let type = "\(Self.mediaType); proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        return nameEscaping.map { type + "; escaping=\($0.rawValue)" } ?? type
     }
 
     /// Protobuf families carry the name as pushed; there are no suffixed sample names.
@@ -34,7 +38,7 @@ public struct ProtobufWriter: ScrapeWriter {
     public mutating func writeHeader(metadataName: String, type: MetricType, help: String?) {
         closeFamily()
         familyOpen = true
-        Self.string(MetricsProto.MetricFamily.name, metadataName, to: &family)
+        Self.string(MetricsProto.MetricFamily.name, escaped(metadataName, label: false), to: &family)
         if let help { Self.string(MetricsProto.MetricFamily.help, help, to: &family) }
         Self.varintField(MetricsProto.MetricFamily.type, Self.typeCode(type), to: &family)
     }
@@ -97,7 +101,7 @@ public struct ProtobufWriter: ScrapeWriter {
         metric.removeAll(keepingCapacity: true)
         for (name, labelValue) in labels {
             value.removeAll(keepingCapacity: true)
-            Self.string(MetricsProto.LabelPair.name, name, to: &value)
+            Self.string(MetricsProto.LabelPair.name, escaped(name, label: true), to: &value)
             Self.string(MetricsProto.LabelPair.value, labelValue, to: &value)
             Self.message(MetricsProto.Metric.label, value, to: &metric)
         }
@@ -106,6 +110,14 @@ public struct ProtobufWriter: ScrapeWriter {
         Self.message(valueField, value, to: &metric)
         if let timestampMs { Self.varintField(MetricsProto.Metric.timestampMs, UInt64(bitPattern: timestampMs), to: &metric) }
         Self.message(MetricsProto.MetricFamily.metric, metric, to: &family)
+    }
+
+    /// A name as ``nameEscaping`` writes it.
+    private func escaped(_ name: String, label: Bool) -> String {
+        guard let nameEscaping, nameEscaping != .allowUTF8 else { return name }
+        let bytes = Array(name.utf8)
+        let escaped = NameRules.escape(bytes, nameEscaping, label: label)
+        return escaped == bytes ? name : String(decoding: escaped, as: UTF8.self)
     }
 
     private mutating func closeFamily() {

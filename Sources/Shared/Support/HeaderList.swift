@@ -31,6 +31,35 @@ public enum HeaderList {
         return best
     }
 
+    /// The name escaping a scraper asks for with the format it gets (`values`: the media
+    /// types of that format): the `escaping` parameter of the highest-weighted entry among
+    /// them, and `underscores`, the Prometheus default, when that entry names none.
+    public static func escaping(for values: Set<String>, in header: String?) -> NameEscaping {
+        guard let header else { return .underscores }
+        var best = -1.0
+        var scheme = NameEscaping.underscores
+        for part in header.split(separator: ",") {
+            let fields = part.split(separator: ";").map(trimmed)
+            guard let value = fields.first?.lowercased(), values.contains(value) else { continue }
+            var q = 1.0
+            var named: NameEscaping? = nil
+            for parameter in fields.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map(trimmed)
+                guard pair.count == 2 else { continue }
+                switch pair[0].lowercased() {
+                case "q": if let parsed = Double(pair[1]), parsed.isFinite { q = min(max(parsed, 0), 1) }
+                case "escaping": named = NameEscaping(parameter: pair[1])
+                default: break
+                }
+            }
+            if q > best {
+                best = q
+                scheme = named ?? .underscores
+            }
+        }
+        return scheme
+    }
+
     static func trimmed(_ s: Substring) -> Substring {
         var s = s
         while s.first == " " || s.first == "\t" { s.removeFirst() }
