@@ -19,14 +19,24 @@ public enum FuzzChecks {
         maxQuantiles: 1 << 20, maxExpandedBytes: Int.max)
     static let nowMs: Int64 = 1_700_000_000_000
 
-    /// Text 0.0.4 or OpenMetrics (by the first byte), then the pipeline.
+    static func withUTF8Names(_ limits: ParseLimits) -> ParseLimits {
+        var limits = limits
+        limits.utf8Names = true
+        return limits
+    }
+
+    /// Text 0.0.4 or OpenMetrics (by the first byte's bit 0), with UTF-8 names or not (bit 1),
+    /// then the pipeline.
     public static func text(_ data: UnsafeRawBufferPointer) {
         guard let first = data.first else { return }
         let format: ExpositionFormat = first & 1 == 0 ? .text : .openMetrics
+        let utf8 = first & 2 != 0
         let body = UnsafeRawBufferPointer(rebasing: data.dropFirst())
-        guard let push = try? ExpositionParser.parse(body, format: format, limits: limits) else { return }
+        guard let push = try? ExpositionParser.parse(body, format: format, limits: utf8 ? withUTF8Names(limits) : limits) else {
+            return
+        }
         check(push, grouping: .empty, inputBytes: data.count)
-        pipeline([push], inputBytes: data.count)
+        pipeline([push], inputBytes: data.count, utf8Names: utf8)
     }
 
     /// A delimited protobuf body; its text translation is bounded too.
@@ -126,26 +136,39 @@ public enum FuzzChecks {
 
     /// Merges the pushes into one group, renders it in both formats and checks that the
     /// output reads back to itself and stays within the bound the limits promise.
-    static func pipeline(_ pushes: [ParsedPush], grouping: GroupingKey = .empty, inputBytes: Int) {
+    ///
+    /// With `utf8Names` the pushes may hold UTF-8 names: the output allowing them must read
+    /// back to itself, and the output escaped for a legacy scraper must parse without them.
+    static func pipeline(_ pushes: [ParsedPush], grouping: GroupingKey = .empty, inputBytes: Int, utf8Names: Bool = false) {
         guard !pushes.isEmpty else { return }
         var group = GroupState()
         var claimed: [String: (family: String, type: MetricType)] = [:]
         for push in pushes where admits(push, &claimed) {
             for family in push.families { group.apply(family, nowMs: nowMs) }
         }
+        let escaping: NameEscaping? = utf8Names ? .allowUTF8 : nil
+        let readLimits = utf8Names ? withUTF8Names(wide) : wide
         for format in [ExpositionFormat.text, .openMetrics] {
-            let first = render(group, format: format, clearModes: false)
+            let first = render(group, format: format, clearModes: false, escaping: escaping)
             let bound = 3 * limits.maxExpandedBytes * pushes.count + 4 * inputBytes + 4096
             require(first.count <= bound, "rendered \(first.count) bytes from \(inputBytes)")
+            if utf8Names {
+                let legacy = render(group, format: format, clearModes: false, escaping: .underscores)
+                do {
+                    _ = try ExpositionParser.parseScrape(legacy, format: format, limits: wide)
+                } catch {
+                    fatalError("escaped \(format) does not parse: \(error)\n\(String(decoding: legacy, as: UTF8.self))")
+                }
+            }
             let reread: ParsedPush
             do {
-                reread = try ExpositionParser.parseScrape(first, format: format, limits: wide)
+                reread = try ExpositionParser.parseScrape(first, format: format, limits: readLimits)
             } catch {
                 fatalError("rendered \(format) does not parse: \(error)\n\(String(decoding: first, as: UTF8.self))")
             }
             var again = GroupState()
             for family in reread.families { again.apply(family, nowMs: nowMs) }
-            let second = render(again, format: format, clearModes: false)
+            let second = render(again, format: format, clearModes: false, escaping: escaping)
             // OpenMetrics names a counter `foo` and a counter `foo_total` alike, so the family
             // read back may sort elsewhere (`foo2` sorts between `foo` and `foo_total`): the
             // same lines in another family order. The parse above checked the structure.
@@ -159,9 +182,9 @@ public enum FuzzChecks {
         // Adding finite values can overflow to an infinity, which no push may send: that is
         // the merge's to prevent, so a group holding one is not asked to flush.
         if holdsAggregatedInfinity(group) { return }
-        let flushed = render(group, format: .text, clearModes: true)
+        let flushed = render(group, format: .text, clearModes: true, escaping: escaping)
         do {
-            _ = try ExpositionParser.parse(flushed, format: .text, grouping: grouping, limits: wide)
+            _ = try ExpositionParser.parse(flushed, format: .text, grouping: grouping, limits: readLimits)
         } catch {
             fatalError("flush form does not parse: \(error)\n\(String(decoding: flushed, as: UTF8.self))")
         }
@@ -174,23 +197,13 @@ public enum FuzzChecks {
     static func admits(_ push: ParsedPush, _ claimed: inout [String: (family: String, type: MetricType)]) -> Bool {
         var mine = claimed
         for family in push.families {
-            for name in writtenNames(family.name, family.type) {
+            for name in family.type.writtenNames(ofFamily: family.name) {
                 if let owner = mine[name], owner.family != family.name || owner.type != family.type { return false }
                 mine[name] = (family.name, family.type)
             }
         }
         claimed = mine
         return true
-    }
-
-    static func writtenNames(_ name: String, _ type: MetricType) -> [String] {
-        switch type {
-        case .counter: name.hasSuffix("_total") ? [name] : [name, name + "_total"]
-        case .histogram: [name, name + "_bucket", name + "_sum", name + "_count"]
-        case .gaugeHistogram: [name, name + "_bucket", name + "_sum", name + "_count", name + "_gsum", name + "_gcount"]
-        case .summary: [name, name + "_sum", name + "_count"]
-        case .gauge, .untyped: [name]
-        }
     }
 
     /// A property check whose message survives an optimized build (precondition's does not).
@@ -202,9 +215,10 @@ public enum FuzzChecks {
         text.split(separator: 0x0A).sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    static func render(_ group: GroupState, format: ExpositionFormat, clearModes: Bool) -> [UInt8] {
+    static func render(_ group: GroupState, format: ExpositionFormat, clearModes: Bool, escaping: NameEscaping? = nil) -> [UInt8] {
         var group = group
         var writer = ExpositionWriter(format: format)
+        writer.nameEscaping = escaping
         group.render(into: &writer, clearModes: clearModes, nowMs: nowMs)
         writer.finish()
         return writer.bytes

@@ -126,6 +126,7 @@ struct UTF8NameTests {
             ("{\"a\u{1}b\"} 1", "control characters"),
             (#"{"m","__x"="1"} 1"#, "reserved"),
             (#"{"m","a.b"="1",a_b="2"} 1"#, "would both be a_b"),
+            (#"{"m","[.b"="1"} 1"#, "would be __b"),
             (#"{"m" 1"#, "expected , or }"),
             (#"{"m"="1"} 1"#, "expected , or }"),
             (#"{m} 1"#, "expected a quoted metric name"),

@@ -51,7 +51,7 @@ extension GroupingKey {
             }
             if utf8Names {
                 name = NameRules.unescapeValues(name)
-                if let problem = NameRules.problem(withUTF8Name: name.utf8) {
+                if let problem = NameRules.problem(withUTF8LabelName: name.utf8) {
                     throw PathError(message: "invalid label name in path: \(name.isEmpty ? "(empty)" : ErrorText.token(name)): \(problem)")
                 }
             } else {

@@ -61,6 +61,19 @@ public enum NameRules {
         return nil
     }
 
+    /// The same for a label name, which also must not start with `__` once escaped for a
+    /// legacy scraper (`.b` and `[.b` would be `_b` and `__b`, a reserved name).
+    public static func problem(withUTF8LabelName name: some Collection<UInt8>) -> String? {
+        if let problem = problem(withUTF8Name: name) { return problem }
+        if isLegacyLabelName(name) { return nil }
+        let escaped = escape(Array(name), .underscores, label: true)
+        if escaped.count >= 2, escaped[0] == 0x5F, escaped[1] == 0x5F {
+            return
+                "it would be \(String(decoding: escaped, as: UTF8.self)) to a scraper without UTF-8 names, and names starting with __ are reserved"
+        }
+        return nil
+    }
+
     /// Appends `"name"`, as the text formats write a UTF-8 name (see ``problem(withUTF8Name:)``).
     public static func appendQuoted(_ name: some Sequence<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))

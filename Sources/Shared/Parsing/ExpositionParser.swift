@@ -586,7 +586,9 @@ public struct ExpositionParser {
             throw error(code, i < end ? "a \(what) cannot contain \\" : "\(what) is not closed with \"", at: i < end ? i : start)
         }
         let content = UnsafeBufferPointer(start: p + contentStart, count: i - contentStart)
-        if let problem = NameRules.problem(withUTF8Name: content) {
+        let problem =
+            code == .invalidLabel ? NameRules.problem(withUTF8LabelName: content) : NameRules.problem(withUTF8Name: content)
+        if let problem {
             throw error(code, "invalid \(what) \"\(token(contentStart, i))\": \(problem)", at: contentStart)
         }
         guard UTF8Validation.isValid(p + contentStart, i - contentStart) else {

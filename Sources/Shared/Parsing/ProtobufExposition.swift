@@ -155,7 +155,9 @@ public enum ProtobufExposition {
                 "protobuf: invalid \(what) \(name.isEmpty ? "(empty)" : ErrorText.token(name))"
                     + (name.isEmpty ? "" : "; UTF-8 names need \(ParseLimits.Flag.utf8Names)"), line: 0)
         }
-        if let problem = NameRules.problem(withUTF8Name: name.utf8) {
+        let problem =
+            code == .invalidLabel ? NameRules.problem(withUTF8LabelName: name.utf8) : NameRules.problem(withUTF8Name: name.utf8)
+        if let problem {
             throw ExpositionError(code, "protobuf: invalid \(what) \(ErrorText.token(name)): \(problem)", line: 0)
         }
     }
