@@ -16,32 +16,27 @@ HEADER = (
 GROUPS = ["/metrics/job/fn", "/metrics/job/fn/instance/a", "/metrics/job/batch/stage@base64/YS9i"]
 
 
+# One kind of line each: `v` is a random value; `rng` draws anything else the line needs.
+LINES = [
+    lambda v, rng: f'requests_total{{path="/{rng.choice("ab")}"}} {v}',
+    lambda v, rng: f'requests_total{{path="/a",clearmode="replace"}} {v}',
+    lambda v, rng: f"temperature {v}.5",
+    lambda v, rng: f'temperature{{room="x",clearmode="aggregate"}} {v}',
+    lambda v, rng: (f'latency_seconds_bucket{{le="0.1"}} {v}\nlatency_seconds_bucket{{le="+Inf"}} {v + 3}\n'
+                    f"latency_seconds_sum {v * 0.25}\nlatency_seconds_count {v + 3}"),
+    lambda v, rng: (f'latency_seconds_bucket{{le="0.05"}} {v}\nlatency_seconds_bucket{{le="1"}} {v + 1}\n'
+                    f'latency_seconds_bucket{{le="+Inf"}} {v + 1}\nlatency_seconds_count {v + 1}\nlatency_seconds_sum {v}'),
+    lambda v, rng: f'rpc_seconds{{quantile="0.99"}} {v}\nrpc_seconds_sum {v}\nrpc_seconds_count 2',
+    lambda v, rng: f'build_info{{version="{v % 3}",clearmode="family"}} 1',
+    lambda v, rng: f'build_info{{version="{v % 3}"}} {v}',
+    lambda v, rng: f'load{{clearmode="max5m"}} {v}',
+    lambda v, rng: f'load{{cpu="1",clearmode="mean5m"}} {v}',
+]
+
+
 def random_line(rng: random.Random) -> str:
     v = rng.randint(0, 40)
-    kind = rng.randrange(11)
-    if kind == 0:
-        return f'requests_total{{path="/{rng.choice("ab")}"}} {v}'
-    if kind == 1:
-        return f'requests_total{{path="/a",clearmode="replace"}} {v}'
-    if kind == 2:
-        return f"temperature {v}.5"
-    if kind == 3:
-        return f'temperature{{room="x",clearmode="aggregate"}} {v}'
-    if kind == 4:
-        return (f'latency_seconds_bucket{{le="0.1"}} {v}\nlatency_seconds_bucket{{le="+Inf"}} {v + 3}\n'
-                f"latency_seconds_sum {v * 0.25}\nlatency_seconds_count {v + 3}")
-    if kind == 5:
-        return (f'latency_seconds_bucket{{le="0.05"}} {v}\nlatency_seconds_bucket{{le="1"}} {v + 1}\n'
-                f'latency_seconds_bucket{{le="+Inf"}} {v + 1}\nlatency_seconds_count {v + 1}\nlatency_seconds_sum {v}')
-    if kind == 6:
-        return f'rpc_seconds{{quantile="0.99"}} {v}\nrpc_seconds_sum {v}\nrpc_seconds_count 2'
-    if kind == 7:
-        return f'build_info{{version="{v % 3}",clearmode="family"}} 1'
-    if kind == 8:
-        return f'build_info{{version="{v % 3}"}} {v}'
-    if kind == 9:
-        return f'load{{clearmode="max5m"}} {v}'
-    return f'load{{cpu="1",clearmode="mean5m"}} {v}'
+    return LINES[rng.randrange(len(LINES))](v, rng)
 
 
 def random_push(rng: random.Random) -> tuple[str, str, str]:
@@ -53,11 +48,19 @@ def random_push(rng: random.Random) -> tuple[str, str, str]:
     return method, path, HEADER + "".join(random_line(rng) + "\n" for _ in range(rng.randint(0, 5)))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_random_sequences_match_direct_pushes(start_gateway, extension_sandbox, seed):
+@pytest.mark.parametrize(
+    "seed, flush",
+    [
+        pytest.param(1, "periodic,0.2", id="seed 1, periodic flush (0.2 s)"),
+        pytest.param(2, "adaptive", id="seed 2, adaptive flush"),
+        pytest.param(3, "end", id="seed 3, flush before every freeze"),
+        pytest.param(4, "end", id="seed 4, flush before every freeze"),
+    ],
+)
+def test_random_sequences_match_direct_pushes(start_gateway, extension_sandbox, seed, flush):
     direct = start_gateway()
     via = start_gateway()
-    ext = extension_sandbox(via.url, flush=["end", "periodic,0.2", "adaptive", "end"][seed % 4], platform_metrics="0")
+    ext = extension_sandbox(via.url, flush=flush, platform_metrics="0")
     rng = random.Random(seed)
     for _ in range(12):
         pushes = [random_push(rng) for _ in range(rng.randint(0, 6))]

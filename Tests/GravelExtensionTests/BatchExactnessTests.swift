@@ -11,10 +11,24 @@ struct BatchExactnessTests {
     static let now: Int64 = 1_000_000
     static let pushSeeds = Gen.int(in: 0...599).array(of: 2...8)
 
-    @Test("Random push sequences through one batch replay exactly")
-    func oneBatch() async {
-        await propertyCheck(count: 300, input: Self.pushSeeds.array(of: 1...8)) { seeds in
-            let pushes = seeds.map(Pushes.make)
+    /// Random pushes split into batches; every batch after the first is appended to it, as a
+    /// failed batch takes on the pushes that arrived while it was out.
+    struct ReplayCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let batches: Int
+        let pushesPerBatch: ClosedRange<Int>
+    }
+
+    @Test(
+        "Random push sequences replay exactly",
+        arguments: [
+            ReplayCase(testDescription: "through one batch", batches: 1, pushesPerBatch: 1...8),
+            ReplayCase(testDescription: "through a failed batch with newer pushes appended", batches: 2, pushesPerBatch: 0...6),
+        ])
+    func replay(_ replayCase: ReplayCase) async {
+        let input = Self.pushSeeds.array(of: replayCase.pushesPerBatch).array(of: replayCase.batches)
+        await propertyCheck(count: 300, input: input) { seeds in
+            let batches = seeds.map { $0.map(Pushes.make) }
             do {
                 var direct = ModelGateway()
                 var viaBatch = ModelGateway()
@@ -22,70 +36,62 @@ struct BatchExactnessTests {
                     try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
                     try viaBatch.push(push.method, push.grouping, push.body, nowMs: Self.now)
                 }
-                var batch = Batch()
-                for push in pushes {
-                    try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
-                    try batch.add(push, nowMs: Self.now)
+                var combined: Batch?
+                for pushes in batches {
+                    var batch = Batch()
+                    for push in pushes {
+                        try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
+                        try batch.add(push, nowMs: Self.now)
+                    }
+                    if combined == nil { combined = batch } else { combined?.append(batch, nowMs: Self.now) }
                 }
-                try viaBatch.flush(batch, nowMs: Self.now)
-                #expect(direct.render(nowMs: Self.now) == viaBatch.render(nowMs: Self.now), "pushes:\n\(pushes)")
+                try viaBatch.flush(combined ?? Batch(), nowMs: Self.now)
+                #expect(direct.render(nowMs: Self.now) == viaBatch.render(nowMs: Self.now), "batches, oldest first:\n\(batches)")
             } catch {
                 Issue.record("a generated push was refused: \(error)")
             }
         }
     }
 
-    @Test("A failed batch with newer pushes appended replays exactly")
-    func appendedBatches() async {
-        await propertyCheck(count: 300, input: Self.pushSeeds.array(of: 0...6), Self.pushSeeds.array(of: 0...6)) { first, second in
-            let older = first.map(Pushes.make), newer = second.map(Pushes.make)
-            do {
-                var direct = ModelGateway()
-                var viaBatch = ModelGateway()
-                for push in Pushes.start {
-                    try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
-                    try viaBatch.push(push.method, push.grouping, push.body, nowMs: Self.now)
-                }
-                var a = Batch(), b = Batch()
-                for push in older {
-                    try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
-                    try a.add(push, nowMs: Self.now)
-                }
-                for push in newer {
-                    try direct.push(push.method, push.grouping, push.body, nowMs: Self.now)
-                    try b.add(push, nowMs: Self.now)
-                }
-                a.append(b, nowMs: Self.now)
-                try viaBatch.flush(a, nowMs: Self.now)
-                #expect(direct.render(nowMs: Self.now) == viaBatch.render(nowMs: Self.now), "older:\n\(older)\nnewer:\n\(newer)")
-            } catch {
-                Issue.record("a generated push was refused: \(error)")
-            }
+    /// Pushes to one group and the request its flush sends.
+    struct RequestCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let pushes: [(method: PushMethod, body: String, nowMs: Int64)]
+        let method: PushMethod
+        let body: String
+        let entryCount: Int
+    }
+
+    @Test(
+        "A group's pushes become one request",
+        arguments: [
+            RequestCase(
+                testDescription: "a DELETE after a POST stays a group DELETE",
+                pushes: [(.post, "c_total 1\n", now), (.delete, "", now)],
+                method: .delete, body: "", entryCount: 0),
+            RequestCase(
+                testDescription: "a POST after a DELETE becomes a PUT of what was pushed since",
+                pushes: [(.post, "c_total 1\n", now), (.delete, "", now), (.post, "c_total 2\n", now)],
+                method: .put, body: "# TYPE c_total untyped\nc_total{job=\"fn\",clearmode=\"aggregate\"} 2\n", entryCount: 1),
+            RequestCase(
+                testDescription: "pebble observations replay as repeated lines with their timestamps",
+                pushes: [
+                    (.post, "# TYPE p gauge\np{clearmode=\"max5m\"} 3\n", 1000),
+                    (.post, "# TYPE p gauge\np{clearmode=\"max5m\"} 1 1500\n", 2000),
+                ],
+                method: .post, body: "# TYPE p gauge\np{job=\"fn\",clearmode=\"max5m\"} 3 1000\np{job=\"fn\",clearmode=\"max5m\"} 1 1500\n",
+                entryCount: 2),
+        ])
+    func request(_ requestCase: RequestCase) throws {
+        let g = Pushes.groupings[0]
+        var batch = Batch()
+        for push in requestCase.pushes {
+            try batch.add(Push(method: push.method, grouping: g, body: push.body), nowMs: push.nowMs)
         }
-    }
-
-    @Test("PUT and DELETE stay group operations")
-    func groupOperations() throws {
-        let g = Pushes.groupings[0]
-        var batch = Batch()
-        try batch.add(Push(method: .post, grouping: g, body: "c_total 1\n"), nowMs: Self.now)
-        try batch.add(Push(method: .delete, grouping: g, body: ""), nowMs: Self.now)
-        #expect(batch.groups[g.key]?.request().method == .delete)
-        try batch.add(Push(method: .post, grouping: g, body: "c_total 2\n"), nowMs: Self.now)
-        let request = batch.groups[g.key]!.request()
-        #expect(request.method == .put)
-        #expect(String(decoding: request.body, as: UTF8.self) == "# TYPE c_total untyped\nc_total{job=\"fn\",clearmode=\"aggregate\"} 2\n")
-    }
-
-    @Test("Pebble observations replay as repeated lines with their timestamps")
-    func pebbleLines() throws {
-        let g = Pushes.groupings[0]
-        var batch = Batch()
-        try batch.add(Push(method: .post, grouping: g, body: "# TYPE p gauge\np{clearmode=\"max5m\"} 3\n"), nowMs: 1000)
-        try batch.add(Push(method: .post, grouping: g, body: "# TYPE p gauge\np{clearmode=\"max5m\"} 1 1500\n"), nowMs: 2000)
-        let body = String(decoding: batch.groups[g.key]!.request().body, as: UTF8.self)
-        #expect(body == "# TYPE p gauge\np{job=\"fn\",clearmode=\"max5m\"} 3 1000\np{job=\"fn\",clearmode=\"max5m\"} 1 1500\n")
-        #expect(batch.entryCount == 2)
+        let request = try #require(batch.groups[g.key]).request()
+        #expect(request.method == requestCase.method)
+        #expect(String(decoding: request.body, as: UTF8.self) == requestCase.body)
+        #expect(batch.entryCount == requestCase.entryCount)
     }
 
     @Test("Groups with PUT or DELETE flush first, in order")

@@ -2,141 +2,161 @@ import PropertyBased
 import Shared
 import Testing
 
+/// Bodies that several rows of the merge table push.
+private enum Bodies {
+    static let workedExampleOne = "# TYPE value_total counter\nvalue_total 1\n# TYPE value2 gauge\nvalue2 1\n"
+    static let workedExampleTwo = """
+        # TYPE value_total counter
+        value_total 1
+        # TYPE value2 gauge
+        value2{clearmode="aggregate"} 1
+        # TYPE version gauge
+        version{version="0.0.1",clearmode="family"} 1
+
+        """
+    static let summaryOne = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 2\n"
+    static let summaryTwo = "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n"
+    static let summaryReplacing =
+        "# TYPE s summary\ns{quantile=\"0.5\",clearmode=\"replace\"} 7\ns_sum{clearmode=\"replace\"} 5\ns_count{clearmode=\"replace\"} 1\n"
+    static let quantilesOnly = "# TYPE s summary\ns{quantile=\"0.5\"} 1\n"
+    static let fullSummary = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 3\ns_count 1\n"
+    static let histogram = "# TYPE h histogram\n"
+}
+
 @Suite("clearmode merge rules")
 struct MergeTests {
-    @Test("Worked example 1: counters add, gauges replace")
-    func workedExampleOne() throws {
-        let body = "# TYPE value_total counter\nvalue_total 1\n# TYPE value2 gauge\nvalue2 1\n"
-        let group = try pushAll([body, body, body])
-        #expect(render(group) == "# TYPE value2 gauge\nvalue2 1\n# TYPE value_total counter\nvalue_total 3\n")
+    /// Bodies pushed to one group, one after another, and the group's exposition after them.
+    struct MergeCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let bodies: [String]
+        let expected: String
     }
 
-    @Test("Worked example 2: aggregate gauge, replaced family")
-    func workedExampleTwo() throws {
-        let first = """
-            # TYPE value_total counter
-            value_total 1
-            # TYPE value2 gauge
-            value2{clearmode="aggregate"} 1
-            # TYPE version gauge
-            version{version="0.0.1",clearmode="family"} 1
+    @Test(
+        "Pushes to one group merge to the expected exposition",
+        arguments: [
+            MergeCase(
+                testDescription: "worked example 1: counters add, gauges replace",
+                bodies: Array(repeating: Bodies.workedExampleOne, count: 3),
+                expected: "# TYPE value2 gauge\nvalue2 1\n# TYPE value_total counter\nvalue_total 3\n"),
+            MergeCase(
+                testDescription: "worked example 2: aggregate gauge, replaced family",
+                bodies: [
+                    Bodies.workedExampleTwo,
+                    Bodies.workedExampleTwo.replacing("value_total 1", with: "value_total 3").replacing("0.0.1", with: "0.0.2"),
+                ],
+                expected: """
+                    # TYPE value2 gauge
+                    value2 2
+                    # TYPE value_total counter
+                    value_total 4
+                    # TYPE version gauge
+                    version{version="0.0.2"} 1
 
-            """
-        let second = first.replacing("value_total 1", with: "value_total 3")
-            .replacing("0.0.1", with: "0.0.2")
-        let group = try pushAll([first, second])
-        #expect(
-            render(group) == """
-                # TYPE value2 gauge
-                value2 2
-                # TYPE value_total counter
-                value_total 4
-                # TYPE version gauge
-                version{version="0.0.2"} 1
-
-                """)
-    }
-
-    @Test("Different label names in one family keep their own names (reported bug)")
-    func differentLabelNames() throws {
-        let group = try pushAll([
-            "requests_num_total{LAMBDA_NAME=\"test_function\"} 1\n",
-            "requests_num_total{job=\"test\"} 1\n",
+                    """),
+            MergeCase(
+                testDescription: "different label names in one family keep their own names (reported bug)",
+                bodies: ["requests_num_total{LAMBDA_NAME=\"test_function\"} 1\n", "requests_num_total{job=\"test\"} 1\n"],
+                expected:
+                    "# TYPE requests_num_total untyped\nrequests_num_total{LAMBDA_NAME=\"test_function\"} 1\nrequests_num_total{job=\"test\"} 1\n"
+            ),
+            MergeCase(
+                testDescription: "a gauge family keeps series with different label values (reported bug)",
+                bodies: ["# TYPE g gauge\ng{label=\"value1\"} 1\n", "# TYPE g gauge\ng{label=\"value2\"} 2\n"],
+                expected: "# TYPE g gauge\ng{label=\"value1\"} 1\ng{label=\"value2\"} 2\n"),
+            MergeCase(
+                testDescription: "histograms with different layouts merge on the bounds both share (docs/SEMANTICS.md S29)",
+                bodies: [
+                    Bodies.histogram + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"5\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 10\nh_count 4\n",
+                    Bodies.histogram
+                        + "h_bucket{le=\"2\"} 2\nh_bucket{le=\"5\"} 2\nh_bucket{le=\"10\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_sum 20\nh_count 6\n",
+                ],
+                expected: Bodies.histogram + "h_bucket{le=\"5\"} 5\nh_bucket{le=\"+Inf\"} 10\nh_sum 30\nh_count 10\n"),
+            MergeCase(
+                testDescription: "the example of docs/SEMANTICS.md S29",
+                bodies: [
+                    Bodies.histogram + "h_bucket{le=\"1\"} 5\nh_bucket{le=\"2\"} 6\nh_bucket{le=\"+Inf\"} 10\nh_sum 1\n",
+                    Bodies.histogram + "h_bucket{le=\"2\"} 7\nh_bucket{le=\"5\"} 9\nh_bucket{le=\"+Inf\"} 10\nh_sum 2\n",
+                ],
+                expected: Bodies.histogram + "h_bucket{le=\"2\"} 13\nh_bucket{le=\"+Inf\"} 20\nh_sum 3\nh_count 20\n"),
+            // The union rule exposed le="2" = 12 here, where the truth lies anywhere from 12 to 17.
+            MergeCase(
+                testDescription: "no bound only one side has",
+                bodies: [
+                    Bodies.histogram + "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 10\nh_sum 1\n",
+                    Bodies.histogram + "h_bucket{le=\"2\"} 7\nh_bucket{le=\"+Inf\"} 10\nh_sum 2\n",
+                ],
+                expected: Bodies.histogram + "h_bucket{le=\"+Inf\"} 20\nh_sum 3\nh_count 20\n"),
+            MergeCase(
+                testDescription: "a histogram without _sum makes the merged _sum unknown, not the other side's",
+                bodies: [
+                    Bodies.histogram + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 7\n",
+                    Bodies.histogram + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
+                ],
+                expected: Bodies.histogram + "h_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_count 3\n"),
+            MergeCase(
+                testDescription: "a summary pushed once keeps its quantiles (docs/SEMANTICS.md S30)",
+                bodies: ["# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.9\"} 4\ns_sum 10\ns_count 2\n"],
+                expected: "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.9\"} 4\ns_sum 10\ns_count 2\n"),
+            MergeCase(
+                testDescription: "aggregated summaries add _sum and _count and drop the quantiles (docs/SEMANTICS.md S30)",
+                bodies: [Bodies.summaryOne, Bodies.summaryTwo],
+                expected: "# TYPE s summary\ns_sum 15\ns_count 3\n"),
+            MergeCase(
+                testDescription: "a third aggregate push adds on, the quantiles stay dropped",
+                bodies: [Bodies.summaryOne, Bodies.summaryTwo, Bodies.summaryOne],
+                expected: "# TYPE s summary\ns_sum 25\ns_count 5\n"),
+            MergeCase(
+                testDescription: "two summaries in one body aggregate as two pushes do (docs/SEMANTICS.md S10)",
+                bodies: [Bodies.summaryOne + "s{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n"],
+                expected: "# TYPE s summary\ns_sum 15\ns_count 3\n"),
+            MergeCase(
+                testDescription: "replaced summaries keep the pushed quantiles",
+                bodies: [Bodies.summaryOne, Bodies.summaryReplacing],
+                expected: "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n"),
+            MergeCase(
+                testDescription: "an aggregate push after a replaced summary drops the quantiles",
+                bodies: [Bodies.summaryOne, Bodies.summaryReplacing, Bodies.summaryOne],
+                expected: "# TYPE s summary\ns_sum 15\ns_count 3\n"),
+            MergeCase(
+                testDescription: "a summary of quantiles only, pushed once, keeps them",
+                bodies: [Bodies.quantilesOnly],
+                expected: "# TYPE s summary\ns{quantile=\"0.5\"} 1\n"),
+            // Nothing counted, but the quantiles are gone: the _count line carries that downstream.
+            MergeCase(
+                testDescription: "aggregated summaries of quantiles only show _count 0",
+                bodies: [Bodies.quantilesOnly, Bodies.quantilesOnly],
+                expected: "# TYPE s summary\ns_count 0\n"),
+            MergeCase(
+                testDescription: "aggregated full summaries show _sum and _count",
+                bodies: [Bodies.fullSummary, Bodies.fullSummary],
+                expected: "# TYPE s summary\ns_sum 6\ns_count 2\n"),
+            MergeCase(
+                testDescription: "a _sum only one side had is unknown",
+                bodies: [Bodies.quantilesOnly, Bodies.fullSummary],
+                expected: "# TYPE s summary\ns_count 1\n"),
+            MergeCase(
+                testDescription: "a summary of _count only adds to the _count, the _sum is unknown",
+                bodies: ["# TYPE s summary\ns_count 4\n", Bodies.fullSummary],
+                expected: "# TYPE s summary\ns_count 5\n"),
+            MergeCase(
+                testDescription: "repeated counter lines in one body add in order",
+                bodies: ["# TYPE c counter\nc 1\nc 2\n"],
+                expected: "# TYPE c counter\nc 3\n"),
+            MergeCase(
+                testDescription: "repeated gauge lines in one body apply in order",
+                bodies: ["# TYPE g gauge\ng 1\ng 5\n"],
+                expected: "# TYPE g gauge\ng 5\n"),
         ])
-        #expect(render(group).contains("requests_num_total{LAMBDA_NAME=\"test_function\"} 1\n"))
-        #expect(render(group).contains("requests_num_total{job=\"test\"} 1\n"))
+    func merge(_ mergeCase: MergeCase) throws {
+        #expect(render(try pushAll(mergeCase.bodies)) == mergeCase.expected)
     }
 
-    @Test("A gauge family keeps series with different label values (reported bug)")
-    func gaugeLabelValues() throws {
-        let group = try pushAll([
-            "# TYPE g gauge\ng{label=\"value1\"} 1\n",
-            "# TYPE g gauge\ng{label=\"value2\"} 2\n",
-        ])
-        #expect(group.families["g"]?.series.count == 2)
-    }
-
-    @Test("Histograms with different layouts merge on the bounds both share (docs/SEMANTICS.md S29)")
-    func histogramLayouts() throws {
-        let group = try pushAll([
-            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"5\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 10\nh_count 4\n",
-            "# TYPE h histogram\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"5\"} 2\nh_bucket{le=\"10\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_sum 20\nh_count 6\n",
-        ])
-        guard case .histogram(let h) = group.families["h"]?.series[.empty]?.value else {
-            Issue.record("missing")
-            return
-        }
-        #expect(h.buckets.map(\.upperBound) == [5, .infinity])
-        #expect(h.buckets.map(\.count) == [5, 10])
-        #expect(h.sum == 30)
-        #expect(h.count == 10)
-    }
-
-    @Test("The example of docs/SEMANTICS.md S29, and the issue's: no bound only one side has")
-    func histogramLayoutExamples() throws {
-        let header = "# TYPE h histogram\n"
-        let s29 = try pushAll([
-            header + "h_bucket{le=\"1\"} 5\nh_bucket{le=\"2\"} 6\nh_bucket{le=\"+Inf\"} 10\nh_sum 1\n",
-            header + "h_bucket{le=\"2\"} 7\nh_bucket{le=\"5\"} 9\nh_bucket{le=\"+Inf\"} 10\nh_sum 2\n",
-        ])
-        #expect(render(s29) == header + "h_bucket{le=\"2\"} 13\nh_bucket{le=\"+Inf\"} 20\nh_sum 3\nh_count 20\n")
-        // The union rule exposed le="2" = 12 here, where the truth lies anywhere from 12 to 17.
-        let issue = try pushAll([
-            header + "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 10\nh_sum 1\n",
-            header + "h_bucket{le=\"2\"} 7\nh_bucket{le=\"+Inf\"} 10\nh_sum 2\n",
-        ])
-        #expect(render(issue) == header + "h_bucket{le=\"+Inf\"} 20\nh_sum 3\nh_count 20\n")
-    }
-
-    @Test("A histogram without _sum makes the merged _sum unknown, not the other side's")
-    func histogramUnknownSum() throws {
-        let header = "# TYPE h histogram\n"
-        let group = try pushAll([
-            header + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 7\n",
-            header + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
-        ])
-        #expect(render(group) == header + "h_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_count 3\n")
-    }
-
-    @Test("A summary pushed once keeps its quantiles (docs/SEMANTICS.md S30)")
-    func summaryFirstPush() throws {
-        let group = try pushAll(["# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.9\"} 4\ns_sum 10\ns_count 2\n"])
-        #expect(render(group) == "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.9\"} 4\ns_sum 10\ns_count 2\n")
-    }
-
-    @Test("Aggregated summaries add sum and count and drop the quantiles (docs/SEMANTICS.md S30)")
-    func summaries() throws {
-        let one = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 2\n"
-        let two = "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n"
-        let group = try pushAll([one, two])
+    @Test("Aggregated summaries drop the quantiles from the stored value and from OpenMetrics too")
+    func summaryValue() throws {
+        let group = try pushAll([Bodies.summaryOne, Bodies.summaryTwo])
         #expect(group.families["s"]?.series[.empty]?.value == .summary(SummaryValue(quantiles: [], sum: 15, count: 3)))
-        #expect(render(group) == "# TYPE s summary\ns_sum 15\ns_count 3\n")
         #expect(render(group, format: .openMetrics) == "# TYPE s summary\ns_sum 15\ns_count 3\n# EOF\n")
-        // A third push adds on; the quantiles stay dropped, also within one body (S10).
-        #expect(render(try pushAll([one, two, one])) == "# TYPE s summary\ns_sum 25\ns_count 5\n")
-        #expect(render(try pushAll([one + two.dropFirst(17)])) == render(group))
-    }
-
-    @Test("Replaced summaries keep the pushed quantiles; an aggregate push after them drops them")
-    func summaryReplace() throws {
-        let plain = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 10\ns_count 2\n"
-        let replacing =
-            "# TYPE s summary\ns{quantile=\"0.5\",clearmode=\"replace\"} 7\ns_sum{clearmode=\"replace\"} 5\ns_count{clearmode=\"replace\"} 1\n"
-        #expect(render(try pushAll([plain, replacing])) == "# TYPE s summary\ns{quantile=\"0.5\"} 7\ns_sum 5\ns_count 1\n")
-        #expect(render(try pushAll([plain, replacing, plain])) == "# TYPE s summary\ns_sum 15\ns_count 3\n")
-    }
-
-    @Test("Aggregated summaries always show _count; a _sum only one side had is unknown")
-    func summaryMissingParts() throws {
-        let quantilesOnly = "# TYPE s summary\ns{quantile=\"0.5\"} 1\n"
-        #expect(render(try pushAll([quantilesOnly])) == "# TYPE s summary\ns{quantile=\"0.5\"} 1\n")
-        // Nothing counted, but the quantiles are gone: the _count line carries that downstream.
-        #expect(render(try pushAll([quantilesOnly, quantilesOnly])) == "# TYPE s summary\ns_count 0\n")
-        let full = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 3\ns_count 1\n"
-        #expect(render(try pushAll([full, full])) == "# TYPE s summary\ns_sum 6\ns_count 2\n")
-        #expect(render(try pushAll([quantilesOnly, full])) == "# TYPE s summary\ns_count 1\n")
-        let countOnly = "# TYPE s summary\ns_count 4\n"
-        #expect(render(try pushAll([countOnly, full])) == "# TYPE s summary\ns_count 5\n")
     }
 
     @Test("Replace after aggregate and aggregate after replace")
@@ -150,16 +170,10 @@ struct MergeTests {
     func repeatedHistogramOrders() throws {
         let go = "h_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 7\nh_sum 15\nh_count 7\n"
         let python = "h_bucket{le=\"0.5\"} 1\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n"
-        let header = "# TYPE h histogram\n"
+        let header = Bodies.histogram
         let together = try pushAll([header + go + python + go])
         let apart = try pushAll([header + go, header + python, header + go])
         #expect(render(together) == render(apart))
-    }
-
-    @Test("Repeated series in one body apply in order")
-    func repeatedSeries() throws {
-        #expect(try pushAll(["# TYPE c counter\nc 1\nc 2\n"]).families["c"]?.series[.empty]?.value == .scalar(3))
-        #expect(try pushAll(["# TYPE g gauge\ng 1\ng 5\n"]).families["g"]?.series[.empty]?.value == .scalar(5))
     }
 
     // MARK: - Properties
@@ -255,10 +269,8 @@ struct BatchRenderingTests {
                 let bodies = pushes.map { MergeTests.body(MergeTests.lines($0)) }
                 var gateway = try pushAll([start])
                 for first in stride(from: 0, to: bodies.count, by: perBatch) {
-                    var batch = try pushAll(Array(bodies[first..<min(first + perBatch, bodies.count)]))
-                    var writer = ExpositionWriter(format: .text)
-                    batch.render(into: &writer, clearModes: true, nowMs: 1_000_000)
-                    for family in try ExpositionParser.parse(writer.bytes).families { gateway.apply(family, nowMs: 1_000_000) }
+                    let batch = try Self.clearModeBody(Array(bodies[first..<min(first + perBatch, bodies.count)]))
+                    for family in try ExpositionParser.parse(batch).families { gateway.apply(family, nowMs: 1_000_000) }
                 }
                 let direct = try pushAll([start] + bodies)
                 #expect(render(direct) == render(gateway), "\(bodies)")
@@ -268,27 +280,40 @@ struct BatchRenderingTests {
         }
     }
 
-    @Test("A batch of summaries without _sum or _count still drops the gateway's quantiles")
-    func summaryReplayWithoutCount() throws {
-        let stored = "# TYPE s summary\ns{quantile=\"0.5\"} 9\ns_sum 5\ns_count 2\n"
-        let quantilesOnly = ["# TYPE s summary\ns{quantile=\"0.5\"} 1\n", "# TYPE s summary\ns{quantile=\"0.5\"} 2\n"]
-        var batch = try pushAll(quantilesOnly)
+    /// A batch's bodies rendered with clearmode labels, as the extension flushes them.
+    static func clearModeBody(_ bodies: [String]) throws -> String {
+        var batch = try pushAll(bodies)
         var writer = ExpositionWriter(format: .text)
         batch.render(into: &writer, clearModes: true, nowMs: 1_000_000)
-        let direct = try pushAll([stored] + quantilesOnly)
-        let viaBatch = try pushAll([stored, String(decoding: writer.bytes, as: UTF8.self)])
-        #expect(render(viaBatch) == render(direct))
-        #expect(render(direct) == "# TYPE s summary\ns_count 2\n")
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    @Test("A family push in a batch replaces the family downstream")
-    func familyReplay() throws {
-        var batch = try pushAll([
-            "version{version=\"2\",clearmode=\"family\"} 1\n", "version{version=\"3\",clearmode=\"family\"} 1\n",
+    /// A group the gateway holds, a batch of pushes to it, and the group after the batch.
+    struct StoredCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let stored: String
+        let batched: [String]
+        let expected: String
+    }
+
+    @Test(
+        "A batch replays onto what the gateway holds as its pushes sent one by one would",
+        arguments: [
+            StoredCase(
+                testDescription: "summaries without _sum or _count still drop the gateway's quantiles",
+                stored: "# TYPE s summary\ns{quantile=\"0.5\"} 9\ns_sum 5\ns_count 2\n",
+                batched: ["# TYPE s summary\ns{quantile=\"0.5\"} 1\n", "# TYPE s summary\ns{quantile=\"0.5\"} 2\n"],
+                expected: "# TYPE s summary\ns_count 2\n"),
+            StoredCase(
+                testDescription: "a family push replaces the family",
+                stored: "version{version=\"1\",clearmode=\"family\"} 1\n",
+                batched: ["version{version=\"2\",clearmode=\"family\"} 1\n", "version{version=\"3\",clearmode=\"family\"} 1\n"],
+                expected: "# TYPE version untyped\nversion{version=\"3\"} 1\n"),
         ])
-        var writer = ExpositionWriter(format: .text)
-        batch.render(into: &writer, clearModes: true, nowMs: 1_000_000)
-        let gateway = try pushAll(["version{version=\"1\",clearmode=\"family\"} 1\n", String(decoding: writer.bytes, as: UTF8.self)])
-        #expect(render(gateway) == "# TYPE version untyped\nversion{version=\"3\"} 1\n")
+    func storedReplay(_ storedCase: StoredCase) throws {
+        let direct = try pushAll([storedCase.stored] + storedCase.batched)
+        let viaBatch = try pushAll([storedCase.stored, try Self.clearModeBody(storedCase.batched)])
+        #expect(render(viaBatch) == render(direct))
+        #expect(render(viaBatch) == storedCase.expected)
     }
 }
