@@ -111,18 +111,18 @@ def test_path_labels(gateway, path, body, expected):
 
 
 @pytest.mark.parametrize(
-    "first, second",
+    "first, second, labels",
     [
-        pytest.param("/metrics/job/a/instance/1", "/metrics/instance/1/job/a", id="label order"),
-        pytest.param("/metrics/job/a", f"/metrics/job@base64/{b64('a')}", id="base64 and plain spellings"),
-        pytest.param("/metrics/job/a", "/metrics/job/a/instance@base64/=", id="empty label value"),
+        pytest.param("/metrics/job/a/instance/1", "/metrics/instance/1/job/a", {"job": "a", "instance": "1"}, id="label order"),
+        pytest.param("/metrics/job/a", f"/metrics/job@base64/{b64('a')}", {"job": "a"}, id="base64 and plain spellings"),
+        pytest.param("/metrics/job/a", "/metrics/job/a/instance@base64/=", {"job": "a"}, id="empty label value"),
     ],
 )
-def test_spellings_of_one_group(gateway, first, second):
+def test_spellings_of_one_group(gateway, first, second, labels):
     """Two paths that name the same label set are one group: the PUT replaces the POST."""
     gateway.ok("POST", first, "# TYPE g gauge\ng 1\nother 1\n")
     gateway.ok("PUT", second, "# TYPE g gauge\ng 2\n")
-    assert [v for k, v in gateway.samples().items()] == [2]
+    assert_samples_equal(gateway.samples(), {series("g", **labels): 2})
 
 
 @pytest.mark.parametrize("padding", [True, False], ids=["padded", "unpadded"])
