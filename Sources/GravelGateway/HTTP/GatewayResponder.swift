@@ -249,7 +249,7 @@ struct GatewayResponder: HTTPResponder {
             return nil
         case .missing, .refused:
             metrics.authFailures.add(1, ordering: .relaxed)
-            context.logger.debug("unauthorized", metadata: ["path": "\(request.uri.path)", "verdict": "\(verdict)"])
+            context.logger.debug("unauthorized", metadata: ["path": "\(PushFailure.clip(request.uri.path))", "verdict": "\(verdict)"])
             var response = text(
                 .unauthorized,
                 verdict == .missing
@@ -258,7 +258,7 @@ struct GatewayResponder: HTTPResponder {
             response.headers[.wwwAuthenticate] = #"Basic realm="gravel""#
             return response
         case .busy:
-            context.logger.debug("credential check refused: too many running", metadata: ["path": "\(request.uri.path)"])
+            context.logger.debug("credential check refused: too many running", metadata: ["path": "\(PushFailure.clip(request.uri.path))"])
             var response = text(
                 .tooManyRequests,
                 "too many new credentials are being checked at once; retry in a second (verified credentials are cached and never wait)")
