@@ -61,3 +61,32 @@ def test_same_answers_from_both_programs(gateway, extension_sandbox):  # noqa: F
         refused += g.status_code >= 400
     # The table exercises refusals, not only successes.
     assert refused >= 14
+
+
+# The same with UTF-8 names on in both programs (--push.enable-utf8-names, GRAVEL_UTF8_NAMES).
+UTF8_TABLE = [
+    ("POST", "/metrics/job/a/U__my_2e_label/v", '# TYPE "my.metric" counter\n{"my.metric_total","a.b"="1"} 1\n'),
+    # What a scraper without UTF-8 names would see as one family, or one label.
+    ("POST", "/metrics/job/b", "# TYPE my_metric_total counter\nmy_metric_total 1\n"),
+    ("POST", "/metrics/job/b", '{"m","a.b"="1",a_b="2"} 1\n'),
+    ("POST", "/metrics/job/b", '{"m","[.b"="1"} 1\n'),
+    ("POST", "/metrics/job/b", '{"a\\"b"} 1\n'),
+    ("POST", "/metrics/job/b/U______x/1", "x 1\n"),
+    ("POST", "/metrics/job/b", '{"m" 1\n'),
+    ("POST", "/metrics/job/b", '# TYPE "push.time_seconds" gauge\n{"push.time_seconds"} 1\n'),
+    ("PUT", "/metrics/job/a/U__my_2e_label/v", '{"my.metric_total","a.b"="2"} 2\n'),
+]
+
+
+def test_same_answers_with_utf8_names(start_gateway, extension_sandbox):  # noqa: F811
+    gateway = start_gateway("--push.enable-utf8-names")
+    ext = extension_sandbox(gateway.url, flush="end", utf8_names="true")
+    refused = 0
+    for method, path, body in UTF8_TABLE:
+        g = gateway.push(method, path, body)
+        e = ext.push(method, path, body)
+        assert (g.status_code, g.text) == (e.status_code, e.text), (
+            f"{method} {path} {body!r}: gateway {g.status_code} {g.text!r}, extension {e.status_code} {e.text!r}"
+        )
+        refused += g.status_code >= 400
+    assert refused == 7

@@ -259,5 +259,9 @@ struct UTF8NameTests {
         #expect(failure?.message.contains("my_metric") == true)
         #expect(MetricType.gauge.exposedNames(ofFamily: "my.metric") == ["my.metric", "my_metric"])
         #expect(MetricType.gauge.exposedNames(ofFamily: "my_metric") == ["my_metric"])
+        // Names the gateway writes itself are reserved in their escaped form too.
+        #expect(PushRules.writesReservedName("push.time_seconds", type: .gauge) == "push_time_seconds")
+        #expect(PushRules.writesReservedName("gravel.gateway_x", type: .gauge) == "gravel_gateway_x")
+        #expect(PushRules.writesReservedName("my.metric", type: .gauge) == nil)
     }
 }

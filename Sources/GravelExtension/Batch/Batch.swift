@@ -37,20 +37,6 @@ package struct Batch: Sendable {
         }
     }
 
-    /// Appends a newer batch after this one: the result replays this batch's pushes, then the newer one's.
-    package mutating func append(_ newer: Batch, nowMs: Int64) {
-        for key in newer.flushOrder() {
-            var incoming = newer.groups[key]!
-            if incoming.operation == .merge, var group = groups.removeValue(forKey: key) {
-                group.mergeNewer(incoming, nowMs: nowMs)
-                groups[key] = group
-            } else {
-                incoming.sequence = takeSequence()
-                groups[key] = incoming
-            }
-        }
-    }
-
     /// Group keys in the order the flush sends them: PUTs and DELETEs first, in the order
     /// they happened, then groups that only merge.
     package func flushOrder() -> [LabelKey] {

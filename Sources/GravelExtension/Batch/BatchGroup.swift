@@ -46,28 +46,6 @@ package struct BatchGroup: Sendable {
         }
     }
 
-    /// Merges a newer part of the same group (POSTs only) after this one.
-    package mutating func mergeNewer(_ newer: BatchGroup, nowMs: Int64) {
-        for (name, family) in newer.state.families {
-            var series: [ParsedSeries] = []
-            var stored = family
-            for key in stored.sortedKeys() {
-                let value = stored.series[key]!
-                if case .observations(let list) = value.value {
-                    for observation in list {
-                        series.append(
-                            ParsedSeries(
-                                key: key, mode: value.mode, value: .scalar(observation.value), timestampMs: observation.timestampMs))
-                    }
-                } else {
-                    series.append(ParsedSeries(key: key, mode: family.replaced ? .family : value.mode, value: value.value))
-                }
-            }
-            apply(ParsedFamily(name: name, type: family.type, help: family.help, series: series), nowMs: nowMs)
-        }
-        if operation == .delete { operation = .replace }
-    }
-
     /// Applies one family and keeps `entryCount` (series, and each pebble observation) right
     /// by recounting only the series the push touches, not the whole family.
     private mutating func apply(_ family: ParsedFamily, nowMs: Int64) {

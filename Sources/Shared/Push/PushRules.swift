@@ -30,8 +30,11 @@ public struct PushRules: Sendable {
     public static func writesReservedName(_ family: String, type: MetricType) -> String? {
         // Every name a family writes starts as the family's name does (a suffix added, or
         // `_total` taken off), and every reserved name starts with `push_` or the prefix:
-        // the common family builds no name list at all on the push path.
-        guard family.hasPrefix("push_") || family.hasPrefix(reservedPrefix) else { return nil }
+        // the common family builds no name list at all on the push path. A UTF-8 name also
+        // writes its escaped form (`push.time_seconds` is `push_time_seconds` to a legacy scraper).
+        guard family.hasPrefix("push_") || family.hasPrefix(reservedPrefix) || !NameRules.isLegacyMetricName(family.utf8) else {
+            return nil
+        }
         for name in type.writtenNames(ofFamily: family) where reservedNames.contains(name) || name.hasPrefix(reservedPrefix) {
             return name
         }
