@@ -39,15 +39,19 @@ public enum FuzzChecks {
         pipeline([push], inputBytes: data.count, utf8Names: utf8)
     }
 
-    /// A delimited protobuf body; its text translation is bounded too.
+    /// A delimited protobuf body, read with UTF-8 names off and on; its text translation is
+    /// bounded too.
     public static func protobuf(_ data: UnsafeRawBufferPointer) {
-        if let text = try? ProtobufExposition.translate(data, limits: limits) {
-            // The check runs after each line; a line is at most its labels long.
-            require(text.count <= limits.maxExpandedBytes + 64 * 1024, "protobuf text of \(text.count) bytes")
+        for utf8 in [false, true] {
+            let limits = utf8 ? withUTF8Names(limits) : limits
+            if let text = try? ProtobufExposition.translate(data, limits: limits) {
+                // The check runs after each line; a line is at most its labels long.
+                require(text.count <= limits.maxExpandedBytes + 64 * 1024, "protobuf text of \(text.count) bytes")
+            }
+            guard let push = try? ProtobufExposition.parse(data, limits: limits) else { continue }
+            check(push, grouping: .empty, inputBytes: data.count)
+            pipeline([push], inputBytes: data.count, utf8Names: utf8)
         }
-        guard let push = try? ProtobufExposition.parse(data, limits: limits) else { return }
-        check(push, grouping: .empty, inputBytes: data.count)
-        pipeline([push], inputBytes: data.count)
     }
 
     /// A push path: an accepted one has no empty, repeated or unwritable labels, and its
