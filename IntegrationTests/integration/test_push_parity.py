@@ -46,6 +46,9 @@ TABLE = [
     ("PUT", "/metrics/job/a", "# TYPE c_total gauge\nc_total 5\n"),
     ("POST", "/metrics/job/b", "# TYPE c_total gauge\nc_total 6\n"),
     ("DELETE", "/metrics/job/b", ""),
+    # An addition that would overflow a stored total to infinity.
+    ("POST", "/metrics/job/o", "o_total 1e308\n"),
+    ("POST", "/metrics/job/o", "o_total 1e308\n"),
 ]
 
 
@@ -60,7 +63,7 @@ def test_same_answers_from_both_programs(gateway, extension_sandbox):  # noqa: F
         )
         refused += g.status_code >= 400
     # The table exercises refusals, not only successes.
-    assert refused >= 14
+    assert refused >= 15
 
 
 # The same with UTF-8 names on in both programs (--push.enable-utf8-names, GRAVEL_UTF8_NAMES).

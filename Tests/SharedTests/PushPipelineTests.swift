@@ -118,6 +118,29 @@ struct PushPipelineTests {
         #expect(check(body, job: job, method: method, in: state) == expected)
     }
 
+    @Test(
+        "An addition that would overflow a stored total to infinity is refused (S68)",
+        arguments: [
+            ("c_total 1e308\n", PushFailure.Code?.some(.conflict)),
+            ("c_total 1\n", nil),
+            ("c_total{clearmode=\"replace\"} 1e308\n", nil),
+            ("g -1e308\n", nil),  // a gauge is replaced by default
+            ("g{clearmode=\"aggregate\"} 1e308\n", .conflict),
+            ("h_bucket{le=\"+Inf\"} 1e308\nh_count 1e308\nh_sum 1\n", .conflict),
+            ("h_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum -1e308\n", .conflict),
+            ("s_sum 1\ns_count 1e308\n", .conflict),
+            ("other 1e308\n", nil),  // nothing stored to add to
+        ])
+    func overflow(body: String, expected: PushFailure.Code?) throws {
+        var state = FakeState()
+        try state.apply(
+            "# TYPE c_total counter\nc_total 1e308\n# TYPE g gauge\ng 1e308\n# TYPE h histogram\n"
+                + "h_bucket{le=\"+Inf\"} 1e308\nh_count 1e308\nh_sum -1e308\n# TYPE s summary\ns_sum 1\ns_count 1e308\n",
+            to: "a")
+        let header = "# TYPE c_total counter\n# TYPE g gauge\n# TYPE h histogram\n# TYPE s summary\n"
+        #expect(check(header + body, job: "a", in: state) == expected)
+    }
+
     @Test("The same final series from two groups is a conflict")
     func ownership() throws {
         var state = FakeState()

@@ -86,7 +86,16 @@ public struct PushRules: Sendable {
             let replacesFamily = family.replacesFamily
             if replacesFamily, let storedFamily { removed += storedFamily.series.count }
             for series in family.series {
-                if !replacesFamily, storedFamily?.series[series.key] != nil { continue }
+                if !replacesFamily, let storedSeries = storedFamily?.series[series.key] {
+                    // A finite total that an addition would make infinite stays so forever (S68).
+                    if series.mode == .aggregate, storedSeries.value.overflows(adding: series.value) {
+                        throw PushFailure(
+                            .conflict,
+                            "line \(series.line): adding this to the stored \(family.type.textName) \(family.name)\(series.key.braced) would overflow to infinity, "
+                                + "which would stay forever; push it with clearmode=\"replace\" or delete the group first")
+                    }
+                    continue
+                }
                 if let owner = view.owner(of: family.name, key: series.key), owner != groupKey {
                     throw PushFailure(
                         .conflict,
@@ -160,5 +169,29 @@ extension MetricType {
         var names = exposedNames(ofFamily: name)
         if self == .counter, name.hasSuffix("_total") { names.append(String(name.dropLast("_total".count))) }
         return names
+    }
+}
+
+extension SeriesValue {
+    /// Whether the `aggregate` rule would turn this value's finite totals infinite by adding
+    /// `other`: the count and sum of histograms and summaries, the value of scalars (bucket
+    /// counts are at most the count).
+    public func overflows(adding other: SeriesValue) -> Bool {
+        @inline(__always) func overflows(_ a: Double?, _ b: Double?) -> Bool {
+            guard let a, let b, a.isFinite, b.isFinite else { return false }
+            return !(a + b).isFinite
+        }
+        switch (self, other) {
+        case (.scalar(let a), .scalar(let b)):
+            return overflows(a, b)
+        case (.histogram(let a), .histogram(let b)), (.nativeHistogram(_, classic: let a?), .histogram(let b)):
+            return overflows(a.count, b.count) || overflows(a.sum, b.sum)
+        case (.summary(let a), .summary(let b)):
+            return overflows(a.count, b.count) || overflows(a.sum, b.sum)
+        case (.nativeHistogram(let a, _), .nativeHistogram(let b, _)):
+            return overflows(a.count, b.count) || overflows(a.sum, b.sum) || overflows(a.zeroCount, b.zeroCount)
+        default:
+            return false
+        }
     }
 }
