@@ -52,21 +52,7 @@ TABLE = [
 ]
 
 
-def test_same_answers_from_both_programs(gateway, extension_sandbox):  # noqa: F811
-    ext = extension_sandbox(gateway.url, flush="end")
-    refused = 0
-    for method, path, body in TABLE:
-        g = gateway.push(method, path, body)
-        e = ext.push(method, path, body)
-        assert (g.status_code, g.text) == (e.status_code, e.text), (
-            f"{method} {path} {body!r}: gateway {g.status_code} {g.text!r}, extension {e.status_code} {e.text!r}"
-        )
-        refused += g.status_code >= 400
-    # The table exercises refusals, not only successes.
-    assert refused >= 15
-
-
-# The same with UTF-8 names on in both programs (--push.enable-utf8-names, GRAVEL_UTF8_NAMES).
+# Run with UTF-8 names on in both programs (--push.enable-utf8-names, GRAVEL_UTF8_NAMES).
 UTF8_TABLE = [
     ("POST", "/metrics/job/a/U__my_2e_label/v", '# TYPE "my.metric" counter\n{"my.metric_total","a.b"="1"} 1\n'),
     # What a scraper without UTF-8 names would see as one family, or one label.
@@ -81,15 +67,24 @@ UTF8_TABLE = [
 ]
 
 
-def test_same_answers_with_utf8_names(start_gateway, extension_sandbox):  # noqa: F811
-    gateway = start_gateway("--push.enable-utf8-names")
-    ext = extension_sandbox(gateway.url, flush="end", utf8_names="true")
+@pytest.mark.parametrize(
+    "table, gateway_args, extension_settings, refusals",
+    [
+        # The table exercises refusals, not only successes.
+        pytest.param(TABLE, (), {}, 16, id="default settings"),
+        pytest.param(UTF8_TABLE, ("--push.enable-utf8-names",), {"utf8_names": "true"}, 7, id="UTF-8 names on"),
+    ],
+)
+def test_same_answers_from_both_programs(start_gateway, extension_sandbox, table, gateway_args,  # noqa: F811
+                                         extension_settings, refusals):
+    gateway = start_gateway(*gateway_args)
+    ext = extension_sandbox(gateway.url, flush="end", **extension_settings)
     refused = 0
-    for method, path, body in UTF8_TABLE:
+    for method, path, body in table:
         g = gateway.push(method, path, body)
         e = ext.push(method, path, body)
         assert (g.status_code, g.text) == (e.status_code, e.text), (
             f"{method} {path} {body!r}: gateway {g.status_code} {g.text!r}, extension {e.status_code} {e.text!r}"
         )
         refused += g.status_code >= 400
-    assert refused == 7
+    assert refused == refusals
