@@ -1,5 +1,6 @@
 """--max-body-bytes (413, also after gzip decoding), --max-series (422), and
---read-timeout against half-open and slow clients."""
+--read-timeout against half-open and slow clients, --write-timeout against a scraper that
+stops reading."""
 
 from __future__ import annotations
 
@@ -289,3 +290,34 @@ def test_empty_label_values_are_absent_labels(start_gateway):
     assert gw.samples() == {series("foo", job="v"): 666}
     gw.ok("PUT", "/metrics/job/v/aaa@base64/=", "# TYPE bar gauge\nbar 1\n")
     assert gw.samples() == {series("bar", job="v"): 1}
+
+
+# -- write timeout ----------------------------------------------------------
+
+def test_a_client_that_stops_reading_its_scrape_is_disconnected(start_gateway):
+    """--write-timeout: a scraper that stops reading (here: never reads past a tiny receive
+    window) is disconnected, and the gateway goes on answering others."""
+    gw = start_gateway("--write-timeout", "1s")
+    pad = "x" * 4000
+    for g in range(4):  # 8,000 series of 4 KB: a 32 MB scrape, far past the socket buffers
+        gw.ok("POST", f"/metrics/job/w{g}", "".join(f'm{{i="{i}",pad="{pad}"}} 1\n' for i in range(2000)))
+    reason = "the client stopped reading its response (--write-timeout)"
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", gw.port))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + 20
+        while reason not in gw.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reason in gw.log()
+        # What was in flight can still be read; then the connection ends, short of the whole scrape.
+        received = 0
+        s.settimeout(10)
+        try:
+            while chunk := s.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        assert received < 32_000_000
+    status, _, body = gw.scrape_raw()
+    assert status == 200 and len(body) > 32_000_000

@@ -12,45 +12,31 @@ final class RequestReadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
-    private let timeout: TimeAmount
-    private let logger: Logger
-    private var deadline: Scheduled<Void>?
+    private var deadline: ConnectionDeadline
 
     init(timeout: TimeAmount, logger: Logger) {
-        self.timeout = timeout
-        self.logger = logger
+        deadline = ConnectionDeadline(timeout: timeout, logger: logger)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            deadline?.cancel()
-            let timeout = self.timeout
-            let logger = self.logger
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                logger.info(
-                    "closing connection: request body not received in time (--read-timeout)",
-                    metadata: ["timeout": "\(timeout)", "peer": "\(context.channel.remoteAddress?.description ?? "?")"])
-                context.close(promise: nil)
-            }
+            deadline.start(context, reason: "closing connection: request body not received in time (--read-timeout)")
         case .body:
             break
         case .end:
-            deadline?.cancel()
-            deadline = nil
+            deadline.stop()
         }
         context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        deadline.stop()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        deadline.stop()
     }
 }
 

@@ -10,41 +10,28 @@ import NIOCore
 final class WriteTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private let timeout: TimeAmount
-    private let logger: Logger
-    private var deadline: Scheduled<Void>?
+    private var deadline: ConnectionDeadline
 
     init(timeout: TimeAmount, logger: Logger) {
-        self.timeout = timeout
-        self.logger = logger
+        deadline = ConnectionDeadline(timeout: timeout, logger: logger)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            deadline?.cancel()
-            deadline = nil
-        } else if deadline == nil {
-            let timeout = self.timeout
-            let logger = self.logger
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                logger.info(
-                    "closing connection: the client stopped reading its response (--write-timeout)",
-                    metadata: ["timeout": "\(timeout)", "peer": "\(context.channel.remoteAddress?.description ?? "?")"])
-                context.close(promise: nil)
-            }
+            deadline.stop()
+        } else if !deadline.isRunning {
+            deadline.start(context, reason: "closing connection: the client stopped reading its response (--write-timeout)")
         }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        deadline.stop()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        deadline.stop()
     }
 }
 
