@@ -75,17 +75,11 @@ struct NativeProtobufTests {
             f.string(2, "RPC latency.")
             f.uint(3, 4)
             f.message(4) { m in
-                m.message(1) {
-                    $0.string(1, "path")
-                    $0.string(2, "/a")
-                }
+                m.label("path", "/a")
                 m.message(7) { goHistogram(&$0, classic: false) }
             }
             f.message(4) { m in
-                m.message(1) {
-                    $0.string(1, "path")
-                    $0.string(2, "/b")
-                }
+                m.label("path", "/b")
                 m.message(7) { goHistogram(&$0, classic: true, packed: true) }
             }
         }

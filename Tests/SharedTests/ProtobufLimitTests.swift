@@ -25,10 +25,7 @@ struct ProtobufLimitTests {
             f.string(1, "h")
             f.uint(3, 4)
             f.message(4) { m in
-                m.message(1) {
-                    $0.string(1, "big")
-                    $0.string(2, String(repeating: "b", count: labelBytes))
-                }
+                m.label("big", String(repeating: "b", count: labelBytes))
                 m.message(7) { h in
                     for _ in 0..<buckets { h.message(3) { _ in } }
                 }
@@ -75,10 +72,7 @@ struct ProtobufLimitTests {
             f.uint(3, 1)
             f.message(4) { m in
                 for k in 0..<100 {
-                    m.message(1) {
-                        $0.string(1, "l\(k)")
-                        $0.string(2, "v")
-                    }
+                    m.label("l\(k)", "v")
                 }
                 m.message(2) { $0.double(1, 1) }
             }
@@ -97,10 +91,7 @@ struct ProtobufLimitTests {
             f.string(1, metric)
             f.uint(3, 1)
             f.message(4) { m in
-                m.message(1) {
-                    $0.string(1, label)
-                    $0.string(2, "v")
-                }
+                m.label(label, "v")
                 m.message(2) { $0.double(1, 1) }
             }
         }
@@ -115,10 +106,7 @@ struct ProtobufLimitTests {
             f.string(1, "g")
             f.uint(3, 1)
             f.message(4) { m in
-                m.message(1) {
-                    $0.string(1, "a")
-                    $0.string(2, "x\ry")
-                }
+                m.label("a", "x\ry")
                 m.message(2) { $0.double(1, 1) }
             }
         }

@@ -34,6 +34,13 @@ struct ProtoWriter {
         varint(UInt64(inner.bytes.count))
         bytes += inner.bytes
     }
+    /// A `LabelPair` in a `Metric` (field 1).
+    mutating func label(_ name: String, _ value: String) {
+        message(1) {
+            $0.string(1, name)
+            $0.string(2, value)
+        }
+    }
     mutating func delimited(_ build: (inout ProtoWriter) -> Void) {
         var inner = ProtoWriter()
         build(&inner)
@@ -44,13 +51,6 @@ struct ProtoWriter {
 
 @Suite("Protobuf push format")
 struct ProtobufTests {
-    func label(_ w: inout ProtoWriter, _ name: String, _ value: String) {
-        w.message(1) {
-            $0.string(1, name)
-            $0.string(2, value)
-        }
-    }
-
     @Test("Counters, gauges, summaries and histograms translate with their labels")
     func families() throws {
         var w = ProtoWriter()
@@ -59,11 +59,11 @@ struct ProtobufTests {
             f.string(2, "Requests \"served\".")
             f.uint(3, 0)
             f.message(4) { m in
-                label(&m, "code", "200")
+                m.label("code", "200")
                 m.message(3) { $0.double(1, 7) }
             }
             f.message(4) { m in
-                label(&m, "code", "5\"00")
+                m.label("code", "5\"00")
                 m.message(3) { $0.double(1, 1) }
             }
         }
@@ -71,7 +71,7 @@ struct ProtobufTests {
             f.string(1, "temperature")
             f.uint(3, 1)
             f.message(4) { m in
-                label(&m, "clearmode", "max5m")
+                m.label("clearmode", "max5m")
                 m.message(2) { $0.double(1, 21.5) }
             }
         }
@@ -164,7 +164,7 @@ struct ProtobufTests {
                     f.string(1, "jobs_total")
                     f.uint(3, type)
                     f.message(4) { m in
-                        label(&m, "queue", value == 1 ? "a" : "b")
+                        m.label("queue", value == 1 ? "a" : "b")
                         m.message(3) { $0.double(1, value) }
                     }
                 }
