@@ -110,6 +110,16 @@ struct BatchStoreTests {
             body.contains("gravel_extension_dropped_total{function_name=\"fn\",job=\"fn\",reason=\"rejected\",clearmode=\"aggregate\"} 3"))
     }
 
+    @Test("Once registration tells the account id, drops go to the platform metrics' new group")
+    func dropsFollowTheGrouping() throws {
+        let s = store()
+        let withAccount = GroupingKey(labels: [("job", "fn"), ("function_name", "fn"), ("account_id", "123")])
+        s.setOwnGrouping(withAccount)
+        s.recordDrop(reason: "rejected", count: 1)
+        let batch = try #require(s.take(nowMs: 1000))
+        #expect(Array(batch.groups.keys) == [withAccount.key])
+    }
+
     @Test("Cumulative mode: totals become deltas, and a PUT merges")
     func cumulative() throws {
         let s = store(cumulative: true)

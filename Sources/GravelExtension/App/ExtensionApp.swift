@@ -20,7 +20,6 @@ package final class ExtensionApp {
     let store: BatchStore
     let telemetry: TelemetryListener
     let flusher: Flusher
-    let platformGrouping: GroupingKey
     /// Whether invocation ends are signalled by `platform.runtimeDone`; once one failed to
     /// come, the extension flushes at each INVOKE instead (lifecycle thread only).
     var awaitRuntimeDone = false
@@ -29,7 +28,7 @@ package final class ExtensionApp {
         self.config = config
         self.logger = logger
         self.clock = clock
-        platformGrouping = Self.platformGrouping(config: config, accountId: nil)
+        let platformGrouping = Self.platformGrouping(config: config, accountId: nil)
         store = BatchStore(maxSeries: config.maxSeries, cumulative: config.cumulative, ownGrouping: platformGrouping)
         telemetry = TelemetryListener(
             store: store, platform: PlatformMetrics(grouping: platformGrouping, initializationType: config.initializationType),

@@ -20,15 +20,15 @@ package final class BatchStore: Sendable {
         /// Drops not yet reported to the gateway, by reason.
         var unreportedDrops: [String: Double] = [:]
         var droppedTotal: [String: Double] = [:]
+        /// Where the extension's own metrics (drops) go: the platform metrics' group.
+        var ownGrouping: GroupingKey
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Most entries (series, and pebble observations beyond each series' first) held for
     /// the gateway, pending and in flight together (`GRAVEL_MAX_SERIES`).
     package let maxSeries: Int
     package let cumulative: Bool
-    /// Where the extension's own metrics (drops) go.
-    package let ownGrouping: GroupingKey
     /// The gateway's rules, without its limits: the buffer bound is the extension's own
     /// business and never refuses a push (see ``push(_:to:method:arrivalMs:convert:)``).
     private let rules = PushRules(maxSeries: .max, maxGroups: .max)
@@ -38,7 +38,13 @@ package final class BatchStore: Sendable {
     package init(maxSeries: Int, cumulative: Bool, ownGrouping: GroupingKey) {
         self.maxSeries = maxSeries
         self.cumulative = cumulative
-        self.ownGrouping = ownGrouping
+        self.state = Mutex(State(ownGrouping: ownGrouping))
+    }
+
+    /// Moves the extension's own metrics to the platform metrics' group once registration
+    /// told the account id (see `TelemetryListener.setGrouping`).
+    package func setOwnGrouping(_ grouping: GroupingKey) {
+        state.withLock { $0.ownGrouping = grouping }
     }
 
     // MARK: - Pushes
@@ -114,8 +120,8 @@ package final class BatchStore: Sendable {
                 return retry
             }
             if !state.unreportedDrops.isEmpty {
-                let family = Self.droppedFamily(state.unreportedDrops, grouping: ownGrouping)
-                state.pending.apply([family], to: ownGrouping, method: .post, nowMs: nowMs)
+                let family = Self.droppedFamily(state.unreportedDrops, grouping: state.ownGrouping)
+                state.pending.apply([family], to: state.ownGrouping, method: .post, nowMs: nowMs)
                 state.unreportedDrops.removeAll()
             }
             guard !state.pending.isEmpty else { return nil }

@@ -84,9 +84,11 @@ package final class TelemetryListener: Sendable {
         }
     }
 
-    /// The platform metrics' group, once registration told the account id.
+    /// The platform metrics' group, once registration told the account id; the extension's
+    /// own metrics (drops) go there too.
     package func setGrouping(_ grouping: GroupingKey) {
         platform.withLock { $0.grouping = grouping }
+        store.setOwnGrouping(grouping)
     }
 
     /// Counts an invocation from the Extensions API alone (no telemetry subscription).
