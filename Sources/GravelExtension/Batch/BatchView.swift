@@ -7,10 +7,12 @@ import Shared
 /// it; a pending PUT or DELETE of that group replaces it at the gateway.
 struct BatchView: PushStateView {
     let state: BatchStore.State
-    let pushedGroup: LabelKey
+    /// Every group part the gateway will hold, with its key: gathered once per push, since
+    /// the rules ask about it once per family, name and new series.
+    private let parts: [(LabelKey, BatchGroup)]
 
-    /// Every group part the gateway will hold, with its key.
-    private var parts: [(LabelKey, BatchGroup)] {
+    init(state: BatchStore.State, pushedGroup: LabelKey) {
+        self.state = state
         var parts: [(LabelKey, BatchGroup)] = []
         let samePending = state.pending.groups[pushedGroup]
         if let inflight = state.inflight {
@@ -19,7 +21,7 @@ struct BatchView: PushStateView {
             }
         }
         for (key, group) in state.pending.groups { parts.append((key, group)) }
-        return parts
+        self.parts = parts
     }
 
     func storedType(of family: String, excludingGroup: LabelKey?) -> MetricType? {
@@ -31,7 +33,12 @@ struct BatchView: PushStateView {
 
     func family(writing name: String, excludingGroup: LabelKey?) -> String? {
         for (key, group) in parts where key != excludingGroup {
-            for (family, stored) in group.state.families where stored.type.exposedNames(ofFamily: family).contains(name) {
+            // A legacy family writes only names that start with its own (a suffix added):
+            // the others need no name list.
+            for (family, stored) in group.state.families
+            where (name.utf8.starts(with: family.utf8) || !NameRules.isLegacyMetricName(family.utf8))
+                && stored.type.exposedNames(ofFamily: family).contains(name)
+            {
                 return family
             }
         }
