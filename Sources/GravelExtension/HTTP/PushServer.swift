@@ -66,7 +66,7 @@ package struct PushServer: Sendable {
     }
 
     func refuse(_ failure: PushFailure, _ request: LocalRequest) -> LocalResponse {
-        let status = Self.status(of: failure.code)
+        let status = HTTPResponseStatus(statusCode: PushFailure.httpStatus(of: failure.code))
         logger.info(
             "push refused",
             metadata: [
@@ -77,18 +77,4 @@ package struct PushServer: Sendable {
         return LocalResponse(status: status, body: failure.message + "\n", headers: headers)
     }
 
-    /// The same statuses as the gateway's, so a function tested against the extension
-    /// behaves the same against the gateway. (The extension's own limits never refuse.)
-    static func status(of code: PushFailure.Code) -> HTTPResponseStatus {
-        switch code {
-        case .badPath, .badBody, .reservedName, .conflict: .badRequest
-        case .unsupportedEncoding: .unsupportedMediaType
-        case .bodyTooLarge: .payloadTooLarge
-        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableEntity
-        case .methodNotAllowed: .methodNotAllowed
-        case .notFound: .notFound
-        case .idempotencyKeyReused: .conflict
-        case .unavailable: .serviceUnavailable
-        }
-    }
 }

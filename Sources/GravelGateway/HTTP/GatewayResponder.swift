@@ -289,18 +289,9 @@ struct GatewayResponder: HTTPResponder {
         return text(status, failure.message)
     }
 
-    /// The gateway's answer to each refusal, as the Pushgateway answers where it has one.
+    /// The gateway's answer to each refusal (the extension's too).
     static func status(of code: PushFailure.Code) -> HTTPResponse.Status {
-        switch code {
-        case .badPath, .badBody, .reservedName, .conflict: .badRequest
-        case .unsupportedEncoding: .unsupportedMediaType
-        case .bodyTooLarge: .contentTooLarge
-        case .tooManySeries, .tooManyGroups, .seriesTooLarge: .unprocessableContent
-        case .methodNotAllowed: .methodNotAllowed
-        case .notFound: .notFound
-        case .idempotencyKeyReused: .conflict
-        case .unavailable: .serviceUnavailable
-        }
+        HTTPResponse.Status(code: PushFailure.httpStatus(of: code))
     }
 
     func methodNotAllowed(_ allowed: String) -> Response {

@@ -1,8 +1,9 @@
 /// Why a request to the push API was refused. Nothing of it was applied.
 ///
-/// Both programs throw this one type from parsing, routing and validation; each maps
-/// ``Code`` to an HTTP status at its own edge (the extension answers some codes differently:
-/// the function must not fail for the extension's own limits).
+/// Both programs throw this one type from parsing, routing and validation, and answer each
+/// ``Code`` with the same HTTP status (``Code/httpStatus``), so a function tested against
+/// the extension behaves the same against the gateway. (The extension's own buffer bound
+/// never refuses: the function must not fail for it.)
 public struct PushFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         /// The URL path is not a valid grouping key.
@@ -33,6 +34,20 @@ public struct PushFailure: Error, Sendable, Equatable, CustomStringConvertible {
         /// The change cannot be made durable now (the gateway's log is replaying or cannot be
         /// written); nothing was applied, a retry may succeed.
         case unavailable
+    }
+
+    /// The status both programs answer each code with, as the Pushgateway answers where it has one.
+    public static func httpStatus(of code: Code) -> Int {
+        switch code {
+        case .badPath, .badBody, .reservedName, .conflict: 400
+        case .unsupportedEncoding: 415
+        case .bodyTooLarge: 413
+        case .tooManySeries, .tooManyGroups, .seriesTooLarge: 422
+        case .methodNotAllowed: 405
+        case .notFound: 404
+        case .idempotencyKeyReused: 409
+        case .unavailable: 503
+        }
     }
 
     public let code: Code
