@@ -25,8 +25,8 @@ final class GatewayMetrics: Sendable {
     /// - Parameter pushedFamily: whether a pushed family has this name. The `process_*`
     ///   metrics of a pushing job (Python's client pushes its own by default) then win over
     ///   the gateway's: two blocks of one name would make the whole scrape invalid.
-    func render(
-        into writer: inout ExpositionWriter, series: Int, groups: Int, staleObservations: Int,
+    func render<W: ScrapeWriter>(
+        into writer: inout W, series: Int, groups: Int, staleObservations: Int,
         pushedFamily: (String) -> Bool = { _ in false }
     ) {
         func counter(_ name: String, _ help: String, _ values: [(LabelKey, Int)]) {

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import GravelGateway
@@ -83,6 +84,29 @@ struct NativeScrapeTests {
         let parsed = try ExpositionParser.parse("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n", grouping: Self.grouping)
         try store.push(parsed, to: Self.grouping, method: .post, now: 1000)
         #expect(!store.snapshot().holdsNativeHistograms)
+    }
+
+    @Test("The gateway's own metrics are the same families and series in protobuf as in text")
+    func ownMetricsInProtobuf() throws {
+        let metrics = GatewayMetrics(version: "1.2.3", wal: WALMetrics())
+        metrics.scrapes.add(7, ordering: .relaxed)
+        metrics.requests.record(handler: .scrape, method: .get, code: 200, seconds: 0.01, requestBytes: nil, responseBytes: 10)
+        var text = ExpositionWriter(format: .text)
+        metrics.render(into: &text, series: 3, groups: 2, staleObservations: 0)
+        var proto = ProtobufWriter()
+        metrics.render(into: &proto, series: 3, groups: 2, staleObservations: 0)
+        proto.finish()
+        let fromText = try ExpositionParser.parse(text.bytes)
+        let fromProto = try proto.takeBytes().withUnsafeBytes { try ProtobufExposition.parse($0) }
+        func shape(_ push: ParsedPush) -> [String] {
+            push.families.filter { !$0.name.hasPrefix("process_") }.map { family in
+                "\(family.name) \(family.type) \(family.series.map(\.key.description))"
+            }
+        }
+        #expect(shape(fromProto) == shape(fromText))
+        #expect(shape(fromText).count > 10)
+        let scrapes = fromProto.families.first { $0.name == "gravel_gateway_scrapes_total" }?.series.first?.value
+        #expect(scrapes == .scalar(7))
     }
 
     @Test("Protobuf is chosen when Accept weighs it at least as high as the text formats")

@@ -40,7 +40,7 @@ final class WALMetrics: Sendable {
     let snapshots = Atomic<Int>(0)
     let logBytes = Atomic<Int>(0)
 
-    func render(into writer: inout ExpositionWriter) {
+    func render<W: ScrapeWriter>(into writer: inout W) {
         func histogram(_ name: String, _ help: String, _ h: Histogram) {
             let names = writer.names(family: name, type: .histogram)
             writer.writeHeader(metadataName: names.metadata, type: .histogram, help: help)

@@ -38,24 +38,3 @@ extension GatewayResponder {
         return String(s)
     }
 }
-
-extension GatewayMetrics {
-    /// The gateway's own metrics in a protobuf scrape: rendered as text by the one renderer
-    /// they have, read back, and written as MetricFamily messages, so both formats always
-    /// carry the same families. A few dozen lines per scrape.
-    func render(
-        into writer: inout ProtobufWriter, series: Int, groups: Int, staleObservations: Int, pushedFamily: (String) -> Bool
-    ) {
-        var text = ExpositionWriter(format: .text)
-        render(into: &text, series: series, groups: groups, staleObservations: staleObservations, pushedFamily: pushedFamily)
-        // Our own text always parses; should it not, the scrape goes on without these families.
-        guard let parsed = try? ExpositionParser.parse(text.bytes, format: .text, grouping: .empty) else { return }
-        for family in parsed.families {
-            let names = writer.names(family: family.name, type: family.type)
-            writer.writeHeader(metadataName: names.metadata, type: family.type, help: family.help)
-            for series in family.series {
-                writer.writeSeries(name: names.sample, type: family.type, key: series.key, value: series.value)
-            }
-        }
-    }
-}

@@ -32,7 +32,7 @@ final class AtomicHistograms: Sendable {
     }
 
     /// `_bucket`, `_sum` and `_count` of every row that saw an observation.
-    func render(into writer: inout ExpositionWriter, name: String, help: String, keys: [LabelKey]) {
+    func render<W: ScrapeWriter>(into writer: inout W, name: String, help: String, keys: [LabelKey]) {
         var headerWritten = false
         let sample = Array(name.utf8)
         for row in 0..<rows {

@@ -65,7 +65,7 @@ struct ProcessMetrics: Equatable {
     }
 
     /// Writes the metrics, leaving out those whose name `skipping` claims.
-    func render(into writer: inout ExpositionWriter, skipping: (String) -> Bool = { _ in false }) {
+    func render<W: ScrapeWriter>(into writer: inout W, skipping: (String) -> Bool = { _ in false }) {
         func one(_ name: String, _ type: MetricType, _ help: String, _ value: Double) {
             guard !skipping(name) else { return }
             let names = writer.names(family: name, type: type)

@@ -114,7 +114,7 @@ final class RequestMetrics: Sendable {
         requests.load(Self.slot(handler, method, code))
     }
 
-    func render(into writer: inout ExpositionWriter) {
+    func render<W: ScrapeWriter>(into writer: inout W) {
         let name = "gravel_gateway_http_requests_total"
         let names = writer.names(family: name, type: .counter)
         var headerWritten = false
