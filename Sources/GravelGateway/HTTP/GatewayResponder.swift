@@ -173,7 +173,7 @@ struct GatewayResponder: HTTPResponder {
         let metrics = self.metrics
         let body = ResponseBody { writer in
             // Generic over the writer, so each format's loop is specialized (no dynamic dispatch per series).
-            func stream<W: ScrapeWriter>(_ out: W, ownMetrics: (inout W) -> Void) async throws {
+            func stream<W: ScrapeWriter>(_ out: W) async throws {
                 var out = out
                 var cursor = ScrapeCursor(snapshot, now: now)
                 out.addsEmptyInstance = true
@@ -185,7 +185,9 @@ struct GatewayResponder: HTTPResponder {
                         // The gateway's own metrics are the node's, not a group's: Prometheus
                         // attaches the scraped node's instance to them.
                         out.addsEmptyInstance = false
-                        ownMetrics(&out)
+                        metrics.render(
+                            into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
+                            pushedFamily: { cursor.holdsFamily(named: $0) })
                         out.finish()
                     }
                     var chunk = ByteBuffer(bytes: out.takeBytes())
@@ -196,19 +198,11 @@ struct GatewayResponder: HTTPResponder {
             if protobuf {
                 var out = ProtobufWriter(capacity: Self.scrapeChunkBytes + 4096)
                 out.nameEscaping = escaping
-                try await stream(out) { out in
-                    metrics.render(
-                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
-                        pushedFamily: snapshot.holdsFamily(named:))
-                }
+                try await stream(out)
             } else {
                 var out = ExpositionWriter(format: format, capacity: Self.scrapeChunkBytes + 4096)
                 out.nameEscaping = escaping
-                try await stream(out) { out in
-                    metrics.render(
-                        into: &out, series: seriesCount, groups: snapshot.groups.count, staleObservations: stale,
-                        pushedFamily: snapshot.holdsFamily(named:))
-                }
+                try await stream(out)
             }
             try await writer.finish(nil)
         }

@@ -69,6 +69,19 @@ struct ScrapeCursor {
         families = holders.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
     }
 
+    /// Whether any group of the snapshot holds a family of this name (binary search: the
+    /// names are sorted by their bytes). The scrape asks before it writes a `process_*`
+    /// family of its own.
+    func holdsFamily(named name: String) -> Bool {
+        var low = 0
+        var high = families.count
+        while low < high {
+            let mid = (low + high) / 2
+            if families[mid].name.utf8.lexicographicallyPrecedes(name.utf8) { low = mid + 1 } else { high = mid }
+        }
+        return low < families.count && families[low].name == name
+    }
+
     /// Renders until `writer` holds at least `chunk` bytes; `false` once everything is written.
     mutating func render<W: ScrapeWriter>(into writer: inout W, atLeast chunk: Int) -> Bool {
         while family < families.count {
@@ -78,16 +91,7 @@ struct ScrapeCursor {
             let help = groupKeys.lazy.compactMap { groups[$0]!.state.families[name]!.help }.first
             // An OpenMetrics counter `foo_total` beside a family `foo` is declared `unknown`:
             // a scrape declares each name once.
-            let families = self.families
-            let names = writer.header(family: name, type: first.type) { other in
-                // Binary search: the names are sorted by their bytes.
-                var low = 0, high = families.count
-                while low < high {
-                    let mid = (low + high) / 2
-                    if families[mid].name.utf8.lexicographicallyPrecedes(other.utf8) { low = mid + 1 } else { high = mid }
-                }
-                return low < families.count && families[low].name == other
-            }
+            let names = writer.header(family: name, type: first.type) { holdsFamily(named: $0) }
             while group < groupKeys.count {
                 let stored = snapshot.groups[groupKeys[group]]!.state.families[name]!
                 let keys = stored.cachedSortedKeys ?? stored.series.keys.sorted()
