@@ -28,11 +28,7 @@ extension MetricStore {
             fresh.groups[group.grouping.key] = group
             fresh.unsorted.insert(group.grouping.key)
             for (name, family) in group.state.families {
-                if fresh.registrations[name] == nil {
-                    for exposed in family.type.exposedNames(ofFamily: name) { fresh.exposedNames[exposed] = name }
-                }
-                fresh.registrations[name, default: Registration(type: family.type, groups: 0, help: family.help)].groups += 1
-                if fresh.registrations[name]!.help == nil { fresh.registrations[name]!.help = family.help }
+                MetricStore.register(name, type: family.type, help: family.help, &fresh)
                 for key in family.series.keys { fresh.owners[SeriesIdentity(family: name, key: key)] = group.grouping.key }
                 fresh.seriesCount += family.series.count
             }
@@ -60,11 +56,7 @@ extension MetricStore.Persisted {
     func encode(into w: inout BinaryWriter) {
         w.count(groups.count)
         for group in groups {
-            w.count(group.grouping.labels.count)
-            for (name, value) in group.grouping.labels {
-                w.string(name)
-                w.string(value)
-            }
+            group.grouping.encode(into: &w)
             w.f64(group.pushTimeSeconds)
             w.f64(group.pushFailureTimeSeconds)
             group.state.encode(into: &w)
@@ -77,10 +69,7 @@ extension MetricStore.Persisted {
         var groups: [MetricStore.Group] = []
         groups.reserveCapacity(n)
         for _ in 0..<n {
-            let labelCount = try r.count(minimumItemBytes: 2)
-            var labels: [(name: String, value: String)] = []
-            for _ in 0..<labelCount { labels.append((try r.string(), try r.string())) }
-            var group = MetricStore.Group(grouping: GroupingKey(labels: labels))
+            var group = MetricStore.Group(grouping: try GroupingKey.decode(from: &r))
             group.pushTimeSeconds = try r.f64()
             group.pushFailureTimeSeconds = try r.f64()
             group.state = try GroupState.decode(from: &r)

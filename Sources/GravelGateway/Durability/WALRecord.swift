@@ -40,11 +40,7 @@ struct WALRecord: Sendable {
         w.u8(operation.rawValue)
         w.u64(sequence)
         w.f64(arrival)
-        w.count(grouping.labels.count)
-        for (name, value) in grouping.labels {
-            w.string(name)
-            w.string(value)
-        }
+        grouping.encode(into: &w)
         w.optionalString(idempotencyKey)
         switch operation {
         case .post, .put:
@@ -64,11 +60,9 @@ struct WALRecord: Sendable {
         guard let operation = Operation(rawValue: try r.u8()) else { throw r.fail("unknown operation") }
         let sequence = try r.u64()
         let arrival = try r.f64()
-        let labelCount = try r.count(minimumItemBytes: 2)
-        var labels: [(name: String, value: String)] = []
-        for _ in 0..<labelCount { labels.append((try r.string(), try r.string())) }
+        let grouping = try GroupingKey.decode(from: &r)
         var record = WALRecord(
-            sequence: sequence, operation: operation, grouping: GroupingKey(labels: labels), arrival: arrival,
+            sequence: sequence, operation: operation, grouping: grouping, arrival: arrival,
             idempotencyKey: try r.optionalString())
         switch operation {
         case .post, .put:

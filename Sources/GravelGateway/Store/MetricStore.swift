@@ -247,10 +247,7 @@ final class MetricStore: Sendable {
                 })
             let has = group.state.families[name] != nil
             if !had, has {
-                if state.registrations[name] == nil {
-                    for exposed in family.type.exposedNames(ofFamily: name) { state.exposedNames[exposed] = name }
-                }
-                state.registrations[name, default: Registration(type: family.type, groups: 0, help: family.help)].groups += 1
+                register(name, type: family.type, help: family.help, &state)
             } else if had, !has {
                 unregister(name, &state)
             }
@@ -268,6 +265,16 @@ final class MetricStore: Sendable {
             state.owners[SeriesIdentity(family: name, key: key)] = nil
             state.seriesCount -= 1
         }
+    }
+
+    /// Counts one more group holding family `name`: the first claims the names it writes,
+    /// and a help text fills in where none is known yet.
+    static func register(_ name: String, type: MetricType, help: String?, _ state: inout State) {
+        if state.registrations[name] == nil {
+            for exposed in type.exposedNames(ofFamily: name) { state.exposedNames[exposed] = name }
+        }
+        state.registrations[name, default: Registration(type: type, groups: 0, help: help)].groups += 1
+        if state.registrations[name]!.help == nil { state.registrations[name]!.help = help }
     }
 
     static func unregister(_ name: String, _ state: inout State) {

@@ -320,3 +320,21 @@ extension LogSketch {
         return sketch
     }
 }
+
+extension GroupingKey {
+    /// The group's labels, as the log's records and the snapshots store them.
+    package func encode(into w: inout BinaryWriter) {
+        w.count(labels.count)
+        for (name, value) in labels {
+            w.string(name)
+            w.string(value)
+        }
+    }
+
+    package static func decode(from r: inout BinaryReader) throws(BinaryReader.Malformed) -> GroupingKey {
+        let count = try r.count(minimumItemBytes: 2)
+        var labels: [(name: String, value: String)] = []
+        for _ in 0..<count { labels.append((try r.string(), try r.string())) }
+        return GroupingKey(labels: labels)
+    }
+}
