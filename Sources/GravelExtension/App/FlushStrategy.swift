@@ -1,3 +1,5 @@
+import Shared
+
 /// When the extension flushes its batch, from `GRAVEL_FLUSH`.
 package enum FlushStrategy: Sendable, Equatable, CustomStringConvertible {
     /// Before every freeze.

@@ -1,3 +1,5 @@
+import Shared
+
 /// Decides at each flush point whether to flush, and backs off after failures.
 ///
 /// Times are wall-clock milliseconds (``SandboxClock``): a frozen sandbox may stop the

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
+import Shared
 import Synchronization
 
 /// Runs flushes on a thread of its own, so the lifecycle thread can stop waiting at the

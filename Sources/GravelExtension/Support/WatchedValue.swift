@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Shared
 
 /// A value that other threads change and one thread waits on, with a deadline.
 ///

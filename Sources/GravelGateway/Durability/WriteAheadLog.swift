@@ -123,8 +123,7 @@ final class WriteAheadLog: Sendable {
                 if let handler { handler(error, tickets) } else { for t in tickets { t.complete(error) } }
                 continue
             }
-            let elapsed = started.duration(to: .now)
-            metrics.fsyncSeconds.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            metrics.fsyncSeconds.observe(started.duration(to: .now).seconds)
             metrics.batchSize.observe(Double(batch.count))
             metrics.logBytes.add(frames.count, ordering: .relaxed)
             for (_, ticket) in batch { ticket.complete(nil) }

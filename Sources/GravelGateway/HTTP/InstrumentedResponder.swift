@@ -1,4 +1,5 @@
 import Hummingbird
+import Shared
 import Synchronization
 
 /// Wraps the gateway's responder to count every request by code, handler and method, and
@@ -21,7 +22,7 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
             // Hummingbird answers a thrown error with its status, or 500 for any other error.
             let code = (error as? any HTTPResponseError)?.status.code ?? 500
             metrics.record(
-                handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
+                handler: handler, method: method, code: code, seconds: start.duration(to: .now).seconds,
                 requestBytes: requestBytes, responseBytes: nil)
             throw error
         }
@@ -30,7 +31,7 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
             // A body of known length (every answer but the scrape) is ready: record now and
             // leave the response as it is, so a push costs the instrumentation no allocation.
             metrics.record(
-                handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
+                handler: handler, method: method, code: code, seconds: start.duration(to: .now).seconds,
                 requestBytes: requestBytes, responseBytes: length)
             return response
         }
@@ -42,7 +43,7 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
             let written = WrittenBytes()
             defer {
                 metrics.record(
-                    handler: handler, method: method, code: code, seconds: Self.seconds(since: start),
+                    handler: handler, method: method, code: code, seconds: start.duration(to: .now).seconds,
                     requestBytes: requestBytes, responseBytes: written.count.load(ordering: .relaxed))
             }
             try await body.write(
@@ -52,11 +53,6 @@ struct InstrumentedResponder<Wrapped: HTTPResponder>: HTTPResponder {
                 })
         }
         return response
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = (ContinuousClock.now - start).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 }
 

@@ -25,11 +25,3 @@ enum DurationText {
 
     static let help = "a number with a unit, e.g. 90s, 15m, 2h, 1h30m (units ms, s, m, h, d)"
 }
-
-extension Duration {
-    /// Seconds as a floating-point number.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

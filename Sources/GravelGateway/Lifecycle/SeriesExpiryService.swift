@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Shared
 import Synchronization
 
 /// Drops groups not pushed to for `--series-ttl`, checking a few times per TTL.
