@@ -158,23 +158,29 @@ package final class ExtensionApp {
     /// The longest a SnapStart Init waits for the function's init code before the snapshot.
     static let snapshotInitWait = Duration.seconds(60)
 
-    /// The end of a flush started now for an invocation due at `deadlineMs`: the flush
-    /// budget, cut short by the invocation's own deadline.
-    func flushDeadline(deadlineMs: Int64) -> ContinuousClock.Instant {
+    /// The last instant the extension may work for an event due at `deadlineMs` (`nil`
+    /// without one): Lambda's deadline less the margin for the call to `/event/next`.
+    func usableEnd(deadlineMs: Int64) -> ContinuousClock.Instant? {
+        deadlineMs > 0 ? clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin : nil
+    }
+
+    /// The end of a flush started now: the flush budget, cut short by the invocation's own
+    /// deadline (see ``usableEnd(deadlineMs:)``).
+    func flushDeadline(usableEnd: ContinuousClock.Instant?) -> ContinuousClock.Instant {
         let now = ContinuousClock.now
         let budgetEnd = now + .milliseconds(config.flushTimeoutMs)
-        guard deadlineMs > 0 else { return budgetEnd }
-        let invocationEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
-        return max(now, min(budgetEnd, invocationEnd))
+        guard let usableEnd else { return budgetEnd }
+        return max(now, min(budgetEnd, usableEnd))
     }
 
     func invoke(requestId: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
         flusher.policy.withLock { [clock] in $0.invocationStarted(atMs: clock.wallMs()) }
         telemetry.signals.update { $0.lastInvoke = requestId }
+        let usableEnd = usableEnd(deadlineMs: deadlineMs)
         guard awaitRuntimeDone else {
             // No runtimeDone to wait for: the previous invocation's pushes are complete now.
             if !telemetryOn { telemetry.recordInvokeWithoutTelemetry() }
-            report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
+            report(flusher.flushIfDue(deadline: flushDeadline(usableEnd: usableEnd)), requestId: requestId)
             return
         }
         // This invocation's pushes are still to come, so ask as if there were data. When the
@@ -184,8 +190,7 @@ package final class ExtensionApp {
         // Wait for the runtime's answer, keeping time for the flush before Lambda's deadline
         // (the flush budget, or half of what is left when the function's timeout is short).
         var waitEnd = ContinuousClock.now + .seconds(900)
-        if deadlineMs > 0 {
-            let usableEnd = clock.instant(atWallMs: deadlineMs) - Self.deadlineMargin
+        if let usableEnd {
             let usable = max(.zero, usableEnd - .now)
             let reserve = min(Duration.milliseconds(config.flushTimeoutMs), usable / 2)
             waitEnd = usableEnd - reserve
@@ -199,15 +204,12 @@ package final class ExtensionApp {
                 "no platform.runtimeDone before the invocation's deadline (lost telemetry, or the function timed out); flushing at each INVOKE from now on",
                 metadata: ["requestId": "\(requestId)"])
         }
-        report(flusher.flushIfDue(deadline: flushDeadline(deadlineMs: deadlineMs)), requestId: requestId)
+        report(flusher.flushIfDue(deadline: flushDeadline(usableEnd: usableEnd)), requestId: requestId)
     }
 
     func shutdown(reason: String, deadlineMs: Int64, telemetry telemetryOn: Bool) {
         let start = ContinuousClock.now
-        let deadline =
-            deadlineMs > 0
-            ? max(start + .milliseconds(50), clock.instant(atWallMs: deadlineMs) - .milliseconds(100))
-            : start + .seconds(2)
+        let deadline = usableEnd(deadlineMs: deadlineMs).map { max(start + .milliseconds(50), $0) } ?? start + .seconds(2)
         logger.info("shutdown", metadata: ["reason": "\(reason)", "ms_left": "\((deadline - start).milliseconds)"])
         if telemetryOn {
             // The last invocation's platform.report usually comes only now; after a function
