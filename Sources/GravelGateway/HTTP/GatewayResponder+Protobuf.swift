@@ -9,12 +9,12 @@ extension GatewayResponder {
         guard let accept else { return false }
         var protobuf = 0.0
         for part in accept.split(separator: ",") {
-            let fields = part.split(separator: ";").map { trim($0).lowercased() }
+            let fields = part.split(separator: ";").map { HeaderList.trimmed($0).lowercased() }
             guard fields.first == ProtobufWriter.mediaType else { continue }
             var q = 1.0
             var fits = true
             for parameter in fields.dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { trim($0) }
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { HeaderList.trimmed($0) }
                 guard pair.count == 2 else { continue }
                 switch pair[0] {
                 case "q": q = Double(pair[1]).map { min(max($0, 0), 1) } ?? 1
@@ -29,12 +29,5 @@ extension GatewayResponder {
         let text = HeaderList.quality(of: ["text/plain", "text/*", "*/*"], in: accept) ?? 0
         let openMetricsQuality = openMetrics ? HeaderList.quality(of: ["application/openmetrics-text"], in: accept) ?? 0 : 0
         return protobuf >= text && protobuf >= openMetricsQuality
-    }
-
-    private static func trim<S: StringProtocol>(_ s: S) -> String {
-        var s = Substring(s)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
     }
 }

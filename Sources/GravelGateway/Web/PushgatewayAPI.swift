@@ -50,7 +50,7 @@ enum PushgatewayAPI {
 
         let groupLabels = group.grouping.labels.map { ($0.name, $0.value) }
         // The time series of the two time families carry the grouping labels.
-        let timeLabels = withInstance(groupLabels)
+        let timeLabels = LabelKey.withEmptyInstance(groupLabels)
         let pushTime = group.pushTimeSeconds
         let failureTime = group.pushFailureTimeSeconds
         json.beginObject()
@@ -102,20 +102,10 @@ enum PushgatewayAPI {
         json.beginArray()
         for key in family.cachedSortedKeys ?? family.series.keys.sorted() {
             guard let value = family.series[key]?.value.exposed(atMs: nowMs) else { continue }
-            write(value, labels: withInstance(key.labels.map { ($0.name, $0.value) }), into: &json)
+            write(value, labels: LabelKey.withEmptyInstance(key.labels), into: &json)
         }
         json.endArray()
         json.endObject()
-    }
-
-    /// Labels with `instance=""` added when they have no instance, as the scrape writes
-    /// every group's series and as the Pushgateway stores them.
-    static func withInstance(_ labels: [(String, String)]) -> [(String, String)] {
-        guard !labels.contains(where: { $0.0 == "instance" }) else { return labels }
-        var labels = labels
-        let at = labels.firstIndex { !$0.0.utf8.lexicographicallyPrecedes("instance".utf8) } ?? labels.count
-        labels.insert(("instance", ""), at: at)
-        return labels
     }
 
     /// One series, keys in Go's sorted order: `buckets, count, labels, sum` for histograms,

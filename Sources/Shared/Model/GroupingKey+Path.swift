@@ -16,7 +16,7 @@ extension GroupingKey {
     public init(path rawPath: String, defaultJob: String? = nil, utf8Names: Bool = false) throws(PathError) {
         var path = Substring(rawPath)
         if let q = path.firstIndex(of: "?") { path = path[..<q] }
-        guard path == "/metrics" || path.hasPrefix("/metrics/") else {
+        guard PushRoute.isPushPath(path) else {
             throw PathError(message: "push paths start with /metrics, got \(ErrorText.token(rawPath))")
         }
         var segments = path.dropFirst("/metrics".count).split(separator: "/", omittingEmptySubsequences: false)

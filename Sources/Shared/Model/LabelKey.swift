@@ -113,6 +113,16 @@ public struct LabelKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         }
     }
 
+    /// Labels in key order with `instance=""` added where it sorts when they have no
+    /// `instance`, as the Pushgateway exposes every pushed series (see ``ExpositionWriter/addsEmptyInstance``).
+    public static func withEmptyInstance(_ labels: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        guard !labels.contains(where: { $0.name == "instance" }) else { return labels }
+        var labels = labels
+        let at = labels.firstIndex { !$0.name.utf8.lexicographicallyPrecedes("instance".utf8) } ?? labels.count
+        labels.insert((name: "instance", value: ""), at: at)
+        return labels
+    }
+
     /// Appends a label name as a key holds it: quoted when it is not a legacy name.
     public static func appendName(_ name: String, to out: inout [UInt8]) {
         if NameRules.isLegacyLabelName(name.utf8) {

@@ -19,12 +19,20 @@ public struct ExpositionParser {
         grouping: GroupingKey = .empty,
         limits: ParseLimits = ParseLimits()
     ) throws(ExpositionError) -> ParsedPush {
+        try parse(body, format: format, grouping: grouping, limits: limits, refusesNonFiniteAggregates: true)
+    }
+
+    static func parse(
+        _ body: UnsafeRawBufferPointer, format: ExpositionFormat, grouping: GroupingKey, limits: ParseLimits,
+        refusesNonFiniteAggregates: Bool
+    ) throws(ExpositionError) -> ParsedPush {
         // Path labels are on every series, even of an empty push (which still makes a group).
         try checkGrouping(grouping, limits)
         guard let base = body.baseAddress, body.count > 0 else { return ParsedPush() }
         var parser = ExpositionParser(
             base: base.assumingMemoryBound(to: UInt8.self), count: body.count, format: format, grouping: grouping,
             limits: limits)
+        parser.refusesNonFiniteAggregates = refusesNonFiniteAggregates
         return try parser.run()
     }
 
@@ -52,12 +60,7 @@ public struct ExpositionParser {
     ) throws(ExpositionError) -> ParsedPush {
         let result = body.withUnsafeBytes { raw in
             Result { () throws(ExpositionError) -> ParsedPush in
-                guard let base = raw.baseAddress, raw.count > 0 else { return ParsedPush() }
-                var parser = ExpositionParser(
-                    base: base.assumingMemoryBound(to: UInt8.self), count: raw.count, format: format, grouping: .empty,
-                    limits: limits)
-                parser.refusesNonFiniteAggregates = false
-                return try parser.run()
+                try parse(raw, format: format, grouping: .empty, limits: limits, refusesNonFiniteAggregates: false)
             }
         }
         return try result.get()
@@ -286,7 +289,7 @@ public struct ExpositionParser {
             guard UTF8Validation.isValid(p + i, end - i) else { throw error(.invalidUTF8, "HELP text is not valid UTF-8", at: i) }
             // A raw carriage return or escape sequence would reach every scraper and terminal
             // as it is, and the text format has no escape for them (tabs are harmless).
-            if let k = firstControlByte(i, end, allowTab: true) {
+            if let k = firstControlByte(i, end) {
                 throw error(
                     .metadata,
                     "HELP text of \(ErrorText.token(name)) contains the control byte \(ErrorText.token(p + k, 1)); only a newline can be written, as \\n",
@@ -1145,12 +1148,12 @@ public struct ExpositionParser {
         ErrorText.token(p + start, end - start)
     }
 
-    /// The first byte in `start..<end` that is a control byte (tab allowed or not), or DEL.
-    func firstControlByte(_ start: Int, _ end: Int, allowTab: Bool) -> Int? {
+    /// The first byte in `start..<end` that is a control byte other than tab, or DEL.
+    func firstControlByte(_ start: Int, _ end: Int) -> Int? {
         var k = start
         while k < end {
             let c = p[k]
-            if (c < 0x20 && !(allowTab && c == 0x09)) || c == 0x7F { return k }
+            if (c < 0x20 && c != 0x09) || c == 0x7F { return k }
             k += 1
         }
         return nil

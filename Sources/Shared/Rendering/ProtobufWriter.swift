@@ -48,10 +48,7 @@ public struct ProtobufWriter: ScrapeWriter {
     ) {
         var labels = key.labels
         if let extraLabel { labels.append(contentsOf: LabelKey(bytes: extraLabel).labels) }
-        if addsEmptyInstance, !labels.contains(where: { $0.name == "instance" }) {
-            let at = labels.firstIndex { !$0.name.utf8.lexicographicallyPrecedes("instance".utf8) } ?? labels.count
-            labels.insert((name: "instance", value: ""), at: at)
-        }
+        if addsEmptyInstance { labels = LabelKey.withEmptyInstance(labels) }
         switch seriesValue {
         case .scalar(let v):
             writeMetric(labels, timestampMs) { w in Self.scalar(v, type: type, to: &w.value, field: &w.valueField) }

@@ -60,7 +60,8 @@ public enum HeaderList {
         return scheme
     }
 
-    static func trimmed(_ s: Substring) -> Substring {
+    /// A header token without the spaces and tabs around it.
+    package static func trimmed(_ s: Substring) -> Substring {
         var s = s
         while s.first == " " || s.first == "\t" { s.removeFirst() }
         while s.last == " " || s.last == "\t" { s.removeLast() }
