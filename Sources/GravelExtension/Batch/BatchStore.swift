@@ -22,6 +22,9 @@ package final class BatchStore: Sendable {
         var droppedTotal: [String: Double] = [:]
         /// Where the extension's own metrics (drops) go: the platform metrics' group.
         var ownGrouping: GroupingKey
+
+        /// Entries held for the gateway, pending and in flight.
+        var heldEntries: Int { pending.entryCount + (inflight?.entryCount ?? 0) }
     }
 
     private let state: Mutex<State>
@@ -86,7 +89,7 @@ package final class BatchStore: Sendable {
     /// Drops pending groups, oldest first, until the buffer is within `maxSeries`; the group
     /// just pushed to goes last.
     static func enforceBound(_ state: inout State, maxSeries: Int, keeping newest: LabelKey) {
-        var held = state.pending.entryCount + (state.inflight?.entryCount ?? 0)
+        var held = state.heldEntries
         guard held > maxSeries else { return }
         var order = state.pending.groups.sorted { $0.value.sequence < $1.value.sequence }.map(\.key).filter { $0 != newest }
         order.append(newest)
@@ -158,7 +161,7 @@ package final class BatchStore: Sendable {
         state.withLock { !$0.pending.isEmpty || !$0.unreportedDrops.isEmpty || ($0.inflight != nil && !$0.sending) }
     }
 
-    package var pendingEntries: Int { state.withLock { $0.pending.entryCount + ($0.inflight?.entryCount ?? 0) } }
+    package var pendingEntries: Int { state.withLock { $0.heldEntries } }
 
     package var droppedTotal: [String: Double] { state.withLock { $0.droppedTotal } }
 

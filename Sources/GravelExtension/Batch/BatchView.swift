@@ -56,7 +56,7 @@ struct BatchView: PushStateView {
         state.pending.groups[key]?.state ?? state.inflight?.groups[key]?.state
     }
 
-    var seriesCount: Int { state.pending.entryCount + (state.inflight?.entryCount ?? 0) }
+    var seriesCount: Int { state.heldEntries }
 
     var groupCount: Int { parts.count }
 }

@@ -34,6 +34,13 @@ package struct PlatformMetrics: Sendable {
 
     private var currentInitializationType: String { initializationType ?? defaultInitializationType }
 
+    /// The sandbox's one cold start, counted at the first event that shows it.
+    private mutating func countColdStart(_ out: inout [ParsedFamily]) {
+        guard !coldStartCounted else { return }
+        coldStartCounted = true
+        out.append(coldStarts(1))
+    }
+
     /// The families one event adds; empty when it adds nothing.
     package mutating func families(for event: TelemetryEvent, nowMs: Int64) -> [ParsedFamily] {
         var out: [ParsedFamily] = []
@@ -41,35 +48,23 @@ package struct PlatformMetrics: Sendable {
         case .initStart(let type, let phase):
             guard phase == nil || phase == "init" else { break }
             if let type { initializationType = type }
-            if currentInitializationType == "on-demand", !coldStartCounted {
-                coldStartCounted = true
-                out.append(coldStarts(1))
-            }
+            if currentInitializationType == "on-demand" { countColdStart(&out) }
         case .initReport(let type, let phase, let durationMs):
             guard phase == nil || phase == "init" else { break }
             if let type, initializationType == nil { initializationType = type }
             // The snapshot's init: recorded by no restored sandbox (see the type's comment).
             guard currentInitializationType != "snap-start" else { break }
-            if currentInitializationType == "on-demand", !coldStartCounted {
-                coldStartCounted = true
-                out.append(coldStarts(1))
-            }
+            if currentInitializationType == "on-demand" { countColdStart(&out) }
             if let durationMs, !initDurationRecorded {
                 initDurationRecorded = true
                 out.append(initDuration(durationMs / 1000))
             }
         case .restoreStart:
             initializationType = "snap-start"
-            if !coldStartCounted {
-                coldStartCounted = true
-                out.append(coldStarts(1))
-            }
+            countColdStart(&out)
         case .restoreReport(let durationMs):
             initializationType = "snap-start"
-            if !coldStartCounted {
-                coldStartCounted = true
-                out.append(coldStarts(1))
-            }
+            countColdStart(&out)
             if let durationMs, !restoreRecorded {
                 restoreRecorded = true
                 out.append(
