@@ -224,6 +224,18 @@ struct UTF8NameTests {
         }
     }
 
+    @Test("An OpenMetrics counter whose declared name a UTF-8 family escapes to is declared unknown, as with a legacy one")
+    func openMetricsCounterBesideEscapedName() throws {
+        let push = try Self.parse("# TYPE go_x_total counter\ngo_x_total 1\n# TYPE \"go.x\" gauge\n{\"go.x\"} 2\n")
+        for scheme in [NameEscaping.underscores, .allowUTF8] {
+            let text = Self.render(push, scheme, format: .openMetrics)
+            // Escaped, `go.x` is `go_x`, the name OpenMetrics would declare the counter by.
+            let reread = try ExpositionParser.parse(text, format: .openMetrics, limits: Self.utf8)
+            #expect(reread.families.count == 2, "\(text)")
+            #expect(text.contains(scheme == .underscores ? "# TYPE go_x_total unknown" : "# TYPE go_x counter"), "\(text)")
+        }
+    }
+
     @Test("Protobuf: UTF-8 names are read with the flag and written as each scheme asks")
     func protobuf() throws {
         let push = try Self.parse(Self.body)

@@ -55,6 +55,9 @@ struct ScrapeCursor {
     /// Whether the current family's header is out: a family of empty windows shows nothing.
     private var headerWritten = false
     private var groupTimesWritten = false
+    /// The family names as the writer escapes them, worked out at the first chunk (see
+    /// `ScrapeWriter.escapedNames(of:)`); the outer optional is whether that happened.
+    private var escapedNames: Set<String>?? = nil
 
     init(_ snapshot: MetricStore.Snapshot, now: Double) {
         self.snapshot = snapshot
@@ -84,6 +87,7 @@ struct ScrapeCursor {
 
     /// Renders until `writer` holds at least `chunk` bytes; `false` once everything is written.
     mutating func render<W: ScrapeWriter>(into writer: inout W, atLeast chunk: Int) -> Bool {
+        if escapedNames == nil { escapedNames = .some(writer.escapedNames(of: families.lazy.map(\.name))) }
         while family < families.count {
             let (name, groupKeys) = families[family]
             let first = snapshot.groups[groupKeys[0]]!.state.families[name]!
@@ -91,7 +95,10 @@ struct ScrapeCursor {
             let help = groupKeys.lazy.compactMap { groups[$0]!.state.families[name]!.help }.first
             // An OpenMetrics counter `foo_total` beside a family `foo` is declared `unknown`:
             // a scrape declares each name once.
-            let names = writer.header(family: name, type: first.type) { holdsFamily(named: $0) }
+            let escaped = escapedNames!
+            let names = writer.header(family: name, type: first.type) { other in
+                writer.isFamily(other, escapedNames: escaped) { holdsFamily(named: $0) }
+            }
             while group < groupKeys.count {
                 let stored = snapshot.groups[groupKeys[group]]!.state.families[name]!
                 let keys = stored.cachedSortedKeys ?? stored.series.keys.sorted()

@@ -18,6 +18,7 @@ extension GroupState {
     // Concrete entry points above: callers in other modules get a version specialized for
     // their writer instead of dispatching through the protocol for every series.
     mutating func renderFamilies<W: ScrapeWriter>(into writer: inout W, clearModes: Bool, nowMs: Int64) {
+        let escapedNames = writer.escapedNames(of: families.keys)
         for name in families.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var family = families.removeValue(forKey: name)!
             defer { families[name] = family }
@@ -29,7 +30,9 @@ extension GroupState {
                 return (key, value, series.mode)
             }
             guard !shown.isEmpty else { continue }
-            let names = writer.header(family: name, type: family.type) { families[$0] != nil }
+            let names = writer.header(family: name, type: family.type) { other in
+                writer.isFamily(other, escapedNames: escapedNames) { families[$0] != nil }
+            }
             writer.writeHeader(metadataName: names.metadata, type: names.type, help: family.help)
             for (key, value, seriesMode) in shown {
                 var extra: [UInt8]? = nil

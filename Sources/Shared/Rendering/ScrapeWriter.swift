@@ -7,6 +7,8 @@ public protocol ScrapeWriter {
     var contentType: String { get }
     /// Write `instance=""` on every series without an `instance` label, as the Pushgateway does.
     var addsEmptyInstance: Bool { get set }
+    /// How names outside the legacy character set are written (`nil`: as they are).
+    var nameEscaping: NameEscaping? { get }
     /// The name sample lines use for a family's values, and the name its metadata uses.
     func names(family name: String, type: MetricType) -> (sample: [UInt8], metadata: String)
     /// Starts a family.
@@ -38,6 +40,25 @@ extension ScrapeWriter {
             return (Array(name.utf8), name, .untyped)
         }
         return (names.sample, names.metadata, type)
+    }
+
+    /// The family names of a scrape as this writer writes them, when it escapes names
+    /// (`nil` otherwise): two families whose names escape alike are one name to the scraper,
+    /// so ``header(family:type:isFamily:)`` must ask about the escaped names.
+    public func escapedNames(of families: some Sequence<String>) -> Set<String>? {
+        guard let nameEscaping, nameEscaping != .allowUTF8 else { return nil }
+        return Set(families.map { Self.escaped($0, nameEscaping) })
+    }
+
+    /// Whether `name` is a family of the scrape: `escapedNames` (from ``escapedNames(of:)``)
+    /// when the writer escapes names, else `isFamily`.
+    public func isFamily(_ name: String, escapedNames: Set<String>?, _ isFamily: (String) -> Bool) -> Bool {
+        guard let escapedNames, let nameEscaping else { return isFamily(name) }
+        return escapedNames.contains(Self.escaped(name, nameEscaping))
+    }
+
+    static func escaped(_ name: String, _ scheme: NameEscaping) -> String {
+        String(decoding: NameRules.escape(Array(name.utf8), scheme), as: UTF8.self)
     }
 
     public mutating func writeSeries(name: [UInt8], type: MetricType, key: LabelKey, value: SeriesValue) {
